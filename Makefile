@@ -1,0 +1,31 @@
+# The two set-up commands of the README: `make run` and `make test`. Both create .venv if needed.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint venv bundle clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-app: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@ $(VENV)/.installed-app
+
+run: $(VENV)/.installed-app
+	$(BIN)/photosort $(FOLDER)
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff format --check photosort tests benchmarks tools
+	$(BIN)/ruff check photosort tests benchmarks tools
+
+test: $(VENV)/.installed-test lint
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) build dist

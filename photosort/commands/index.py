@@ -1,0 +1,27 @@
+"""`photosort index FOLDER`: bring the store up to date for a folder."""
+
+from __future__ import annotations
+
+import argparse
+
+from photosort.commands import common
+
+NAME = "index"
+HELP = "index a folder (only new or changed photos are encoded)"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder", help="folder of photos (searched recursively)")
+    common.add_model_option(parser)
+    common.add_threads_option(parser)
+    common.add_db_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    folder = common.require_folder(args.folder)
+    encoder = common.open_encoder(args)
+    with common.open_store(args) as store:
+        report = common.index_folder(store, encoder, folder)
+    common.print_skipped(report)
+    print(f"{report.total} photos: {report.summary()}")
+    return 0

@@ -1,0 +1,79 @@
+"""Ranking a folder for the `sort`, `export` and `latents` subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from photosort.commands import common
+from photosort.core.errors import PhotoSortError
+from photosort.core.files import display_path, is_photo_name
+from photosort.core.similarity import LatentIndex, Ranking
+
+
+def add_like_option(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument(
+        "--like",
+        metavar="IMAGE",
+        action="append",
+        required=required,
+        help="reference photo; repeat for several (their combined similarity)",
+    )
+
+
+def check_references(images: list[str]) -> list[str]:
+    refs = []
+    for image in images:
+        path = os.path.abspath(image)
+        if not os.path.isfile(path):
+            raise PhotoSortError(f"no such photo: {display_path(image)}")
+        if not is_photo_name(path):
+            raise PhotoSortError(f"not a photo (unsupported file type): {display_path(image)}")
+        refs.append(path)
+    return refs
+
+
+def indexed_folder(args: argparse.Namespace, refs: list[str]) -> tuple[LatentIndex, list[str]]:
+    """Index what is missing (references first) and load the folder's latents."""
+    folder = common.require_folder(args.folder)
+    encoder = common.open_encoder(args)
+    with common.open_store(args) as store:
+        report = common.index_folder(store, encoder, folder, first=refs)
+        outside = [r for r in refs if not r.startswith(folder + os.sep)]
+        if outside:
+            from photosort.core.indexer import Indexer
+
+            extra = Indexer(store, encoder).index_paths(outside)
+            report.skipped.extend(extra.skipped)
+        for ref in refs:
+            reason = next((why for p, why in report.skipped if p == ref), None)
+            if reason:
+                raise PhotoSortError(
+                    f"cannot read the reference photo {display_path(ref)}: {reason}"
+                )
+        paths, vectors = store.latents_under(folder, encoder.info.id)
+        _, ref_vectors = store.latents_for_paths(outside, encoder.info.id)
+    common.print_skipped(report, limit=5)
+    index = LatentIndex(paths + outside, _stack(vectors, ref_vectors), encoder.info.metric)
+    return index, outside
+
+
+def _stack(a, b):
+    import numpy as np
+
+    if len(b) == 0:
+        return a
+    if len(a) == 0:
+        return b
+    return np.concatenate([a, b])
+
+
+def ranking_for(args: argparse.Namespace) -> tuple[LatentIndex, list[int], Ranking]:
+    """The folder's photos (rows) in rank order; references from outside the folder left out."""
+    common.require_folder(args.folder)
+    refs = check_references(args.like)
+    index, outside = indexed_folder(args, refs)
+    ranking = index.rank_like(refs)
+    hidden = {index.row_of(p) for p in outside}
+    rows = [int(r) for r in ranking.order if int(r) not in hidden]
+    return index, rows, ranking

@@ -1,0 +1,38 @@
+"""`photosort sort FOLDER --like IMAGE`: print the folder ranked by similarity."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from photosort.commands import common, ranking
+from photosort.core.files import display_path
+
+NAME = "sort"
+HELP = "rank a folder's photos by similarity to one or more reference photos"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder")
+    ranking.add_like_option(parser)
+    parser.add_argument("--limit", type=int, metavar="N", help="print only the first N")
+    parser.add_argument("--json", action="store_true", help="print a JSON array")
+    common.add_model_option(parser)
+    common.add_threads_option(parser)
+    common.add_db_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    index, rows, result = ranking.ranking_for(args)
+    if args.limit is not None:
+        rows = rows[: max(args.limit, 0)]
+    if args.json:
+        out = [
+            {"path": display_path(index.paths[r]), "distance": round(float(result.distances[r]), 6)}
+            for r in rows
+        ]
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+    else:
+        for r in rows:
+            print(f"{float(result.distances[r]):.4f}\t{display_path(index.paths[r])}")
+    return 0

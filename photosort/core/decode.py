@@ -1,0 +1,234 @@
+"""Turning photo files into upright RGB pixels, quickly and safely.
+
+Every decode goes through `open_upright`: JPEGs are decoded by libjpeg at the smallest DCT scale
+(1/2, 1/4, 1/8) that still covers the requested size, the EXIF orientation is applied, any mode
+(CMYK, 16-bit, palette, alpha, greyscale) becomes 8-bit RGB, and images whose pixel count would
+exhaust memory are refused with a reason before their pixels are allocated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from photosort.core.errors import DecodeError
+
+try:  # HEIC/HEIF (iPhone photos) and AVIF, when pillow-heif is installed.
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except Exception:  # pragma: no cover - optional codec missing or broken
+    pillow_heif = None
+
+#: Refuse to decode more pixels than this (after draft scaling): ~ 3× a 100 MP medium-format
+#: photo, and far below what would exhaust a laptop's memory.
+MAX_DECODE_PIXELS = 300_000_000
+# We check sizes ourselves (after draft, where huge JPEGs become cheap), so Pillow's own
+# warning-then-error guard is moved out of the way but kept as a backstop far above ours.
+Image.MAX_IMAGE_PIXELS = MAX_DECODE_PIXELS * 4
+
+_EXIF_IFD = 0x8769
+_DATETIME_ORIGINAL = 36867
+_DATETIME = 306
+_ORIENTATION = 274
+_BACKGROUND = (255, 255, 255)
+
+
+@dataclass(slots=True)
+class DecodedPhoto:
+    """What the indexer learns from one read of a file."""
+
+    pixels: np.ndarray  # uint8 HxWx3, at the model's input size
+    width: int  # upright size of the original
+    height: int
+    taken: str | None  # EXIF DateTimeOriginal as "YYYY:MM:DD HH:MM:SS", when present
+    content_hash: bytes
+
+
+def content_hash(data: bytes) -> bytes:
+    """A 128-bit digest of the file's bytes; identifies a photo across renames and moves."""
+    return hashlib.blake2b(data, digest_size=16).digest()
+
+
+def read_file(path: str) -> bytes:
+    """Read a whole file once; decode and hash then share the same bytes."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise DecodeError("file disappeared") from None
+    except PermissionError:
+        raise DecodeError("permission denied") from None
+    except IsADirectoryError:
+        raise DecodeError("is a folder") from None
+    except OSError as exc:
+        raise DecodeError(f"cannot read: {exc.strerror or exc}") from None
+    if not data:
+        raise DecodeError("empty file (0 bytes)")
+    return data
+
+
+def open_upright(
+    source: bytes | str | os.PathLike[str], min_size: tuple[int, int] | None = None
+) -> Image.Image:
+    """Open a photo as an upright 8-bit RGB image.
+
+    `min_size` is (width, height) the caller needs at least; JPEGs are then decoded at the
+    smallest DCT scale whose result still covers it in both directions, whatever the EXIF
+    orientation.
+    """
+    data = source if isinstance(source, bytes) else read_file(os.fspath(source))
+    try:
+        img = Image.open(io.BytesIO(data))
+        orientation = _orientation(img)
+        if min_size is not None and img.format == "JPEG":
+            want_w, want_h = min_size
+            if orientation in (5, 6, 7, 8):  # stored sideways: swap the request
+                want_w, want_h = want_h, want_w
+            img.draft("RGB", (want_w, want_h))
+        width, height = img.size
+        if width * height > MAX_DECODE_PIXELS:
+            raise DecodeError(
+                f"image too large ({width}×{height} pixels): refused as a possible "
+                "decompression bomb"
+            )
+        img.load()
+        img = _to_rgb(img)
+        if orientation not in (None, 1):
+            img = _transpose(img, orientation)
+        return img
+    except DecodeError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise DecodeError(f"refused as a possible decompression bomb: {exc}") from None
+    except UnidentifiedImageError:
+        raise DecodeError("not a recognised image format") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
+        # Pillow reports truncated or corrupt data with these; the message says which.
+        raise DecodeError(f"damaged image: {exc}") from None
+    except MemoryError:
+        raise DecodeError("not enough memory to decode this image") from None
+
+
+def _orientation(img: Image.Image) -> int | None:
+    try:
+        value = img.getexif().get(_ORIENTATION)
+    except Exception:
+        return None
+    return value if isinstance(value, int) and 1 <= value <= 8 else None
+
+
+_TRANSPOSE = {
+    2: (Image.Transpose.FLIP_LEFT_RIGHT,),
+    3: (Image.Transpose.ROTATE_180,),
+    4: (Image.Transpose.FLIP_TOP_BOTTOM,),
+    5: (Image.Transpose.TRANSPOSE,),
+    6: (Image.Transpose.ROTATE_270,),
+    7: (Image.Transpose.TRANSVERSE,),
+    8: (Image.Transpose.ROTATE_90,),
+}
+
+
+def _transpose(img: Image.Image, orientation: int) -> Image.Image:
+    for op in _TRANSPOSE.get(orientation, ()):
+        img = img.transpose(op)
+    return img
+
+
+def _to_rgb(img: Image.Image) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB; transparency is flattened onto white."""
+    mode = img.mode
+    if mode == "RGB":
+        out = img
+    elif mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float32)
+        top = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        if mode == "F":
+            top = max(float(arr.max(initial=0)), 1e-6)
+        grey = np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)
+        out = Image.fromarray(np.stack([grey] * 3, axis=-1), "RGB")
+    elif mode in ("RGBA", "LA", "PA", "RGBa", "La") or (mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, _BACKGROUND + (255,))
+        out = Image.alpha_composite(background, rgba).convert("RGB")
+    else:  # L, 1, P, CMYK, YCbCr, LAB, HSV, I;16 variants handled above
+        out = img.convert("RGB")
+    return out
+
+
+def fit_to(img: Image.Image, size: tuple[int, int], resize: str = "squash") -> Image.Image:
+    """Resize to exactly (height, width) = `size`, either squashing or centre-cropping."""
+    h, w = size
+    if resize == "center-crop":
+        return ImageOps.fit(img, (w, h), Image.Resampling.BILINEAR, centering=(0.5, 0.5))
+    if img.size == (w, h):
+        return img
+    # reduce() first for big reductions: box filtering is both faster and less aliased.
+    factor = min(img.width // w, img.height // h)
+    if factor >= 2:
+        img = img.reduce(factor)
+    return img.resize((w, h), Image.Resampling.BILINEAR)
+
+
+def load_for_model(
+    source: bytes | str | os.PathLike[str], size: tuple[int, int], resize: str = "squash"
+) -> np.ndarray:
+    """Pixels ready for an encoder: uint8 array of shape (height, width, 3)."""
+    h, w = size
+    need = max(h, w) if resize == "center-crop" else None
+    img = open_upright(source, (need, need) if need else (w, h))
+    return np.asarray(fit_to(img, size, resize), dtype=np.uint8)
+
+
+def decode_for_index(path: str, size: tuple[int, int], resize: str = "squash") -> DecodedPhoto:
+    """Read a file once, hash it, and decode it to model pixels plus what the store records."""
+    data = read_file(path)
+    return decode_bytes_for_index(data, size, resize)
+
+
+def decode_bytes_for_index(
+    data: bytes, size: tuple[int, int], resize: str = "squash"
+) -> DecodedPhoto:
+    h, w = size
+    need = max(h, w) if resize == "center-crop" else None
+    try:
+        header = Image.open(io.BytesIO(data))
+        full_w, full_h = header.size
+        if _orientation(header) in (5, 6, 7, 8):
+            full_w, full_h = full_h, full_w
+        taken = _taken(header)
+    except UnidentifiedImageError:
+        raise DecodeError("not a recognised image format") from None
+    except Exception as exc:
+        raise DecodeError(f"damaged image: {exc}") from None
+    img = open_upright(data, (need, need) if need else (w, h))
+    pixels = np.asarray(fit_to(img, size, resize), dtype=np.uint8)
+    return DecodedPhoto(pixels, full_w, full_h, taken, content_hash(data))
+
+
+def _taken(img: Image.Image) -> str | None:
+    try:
+        exif = img.getexif()
+        value = exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
+    except Exception:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode("ascii", "replace")
+    if not isinstance(value, str):
+        return None
+    value = value.strip("\x00 ")
+    return value if len(value) >= 10 and value[:4].isdigit() else None
+
+
+def make_thumbnail(source: bytes | str | os.PathLike[str], max_side: int) -> Image.Image:
+    """An upright RGB thumbnail whose long side is at most `max_side`."""
+    img = open_upright(source, (max_side, max_side))
+    if max(img.size) > max_side:
+        img = img.copy()
+        img.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    return img

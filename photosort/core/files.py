@@ -1,0 +1,139 @@
+"""Finding photos in a folder tree.
+
+The walk is iterative (deep trees cannot hit the recursion limit), follows symlinks to folders
+but never enters the same folder twice (loops are harmless), skips hidden entries, and reports
+folders it cannot read instead of failing.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+PHOTO_EXTENSIONS = frozenset(
+    {
+        ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".dib",
+        ".tif", ".tiff", ".heic", ".heif", ".hif", ".avif",
+    }
+)  # fmt: skip
+JPEG_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """A photo file as seen by the scan: enough to tell whether it changed since last time."""
+
+    path: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(slots=True)
+class ScanResult:
+    files: list[FileEntry] = field(default_factory=list)
+    #: (path, reason) for folders or entries that could not be read.
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+def is_photo_name(name: str) -> bool:
+    return os.path.splitext(name)[1].lower() in PHOTO_EXTENSIONS
+
+
+def _is_hidden(name: str) -> bool:
+    # Dot-files, plus the droppings of macOS, Windows and Synology that look like photos.
+    return name.startswith(".") or name in {"@eaDir", "$RECYCLE.BIN", "System Volume Information"}
+
+
+def scan_folder(folder: str | os.PathLike[str]) -> ScanResult:
+    """All photos under `folder`, sorted by path; unreadable places go to `problems`."""
+    root = os.path.abspath(os.fspath(folder))
+    result = ScanResult()
+    result.files = sorted(_walk(root, result.problems), key=lambda e: e.path)
+    return result
+
+
+def _walk(root: str, problems: list[tuple[str, str]]) -> Iterator[FileEntry]:
+    seen_dirs: set[tuple[int, int]] = set()
+    pending = [root]
+    while pending:
+        directory = pending.pop()
+        try:
+            st = os.stat(directory)
+        except OSError as exc:
+            problems.append((directory, _reason(exc)))
+            continue
+        key = (st.st_dev, st.st_ino)
+        if key in seen_dirs:
+            continue  # a symlink loop or a second link to a folder already walked
+        seen_dirs.add(key)
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError as exc:
+            problems.append((directory, _reason(exc)))
+            continue
+        for entry in entries:
+            name = entry.name
+            if _is_hidden(name):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=True):
+                    pending.append(entry.path)
+                    continue
+                if not is_photo_name(name) or not entry.is_file(follow_symlinks=True):
+                    continue
+                est = entry.stat(follow_symlinks=True)
+            except OSError as exc:
+                if entry.is_symlink():
+                    problems.append((entry.path, "broken link"))
+                else:
+                    problems.append((entry.path, _reason(exc)))
+                continue
+            if not stat.S_ISREG(est.st_mode):
+                continue
+            yield FileEntry(entry.path, est.st_size, est.st_mtime_ns)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or exc.__class__.__name__
+
+
+def display_path(path: str) -> str:
+    """A printable form of a path whose name may not be valid UTF-8."""
+    return path.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def path_to_key(path: str) -> bytes:
+    """The bytes the OS uses for `path`: a lossless store key, even for non-UTF-8 names."""
+    return os.fsencode(path)
+
+
+def key_to_path(key: bytes) -> str:
+    return os.fsdecode(key)
+
+
+def folder_prefix_key(folder: str | os.PathLike[str]) -> bytes:
+    """Key prefix matching every file below `folder` (and not a sibling like `folder2`)."""
+    root = os.fsencode(os.path.abspath(os.fspath(folder)))
+    return root if root.endswith(os.fsencode(os.sep)) else root + os.fsencode(os.sep)
+
+
+def resolve_photo_path(path: str | os.PathLike[str]) -> str:
+    return os.path.abspath(os.fspath(path))
+
+
+__all__ = [
+    "FileEntry",
+    "JPEG_EXTENSIONS",
+    "PHOTO_EXTENSIONS",
+    "ScanResult",
+    "display_path",
+    "folder_prefix_key",
+    "is_photo_name",
+    "key_to_path",
+    "path_to_key",
+    "resolve_photo_path",
+    "scan_folder",
+]

@@ -1,0 +1,442 @@
+"""The SQLite store: photos, their latents per model, and the files that could not be read.
+
+One `Store` is one connection and belongs to one thread; open another `Store` on the same file
+in every thread or process that needs it. WAL mode lets readers work while an indexer writes;
+every write is a short `BEGIN IMMEDIATE` transaction, and a 30 s busy timeout absorbs another
+writer, so "database is locked" does not reach the user.
+
+Paths are stored as the OS's bytes (`os.fsencode`), so file names that are not valid UTF-8
+round-trip exactly and a folder's photos are one index range scan.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from photosort.core.errors import StoreError
+from photosort.core.files import folder_prefix_key, key_to_path, path_to_key
+
+BUSY_TIMEOUT_MS = 30_000
+
+
+# Each step is a list of statements run inside one transaction (`executescript` would commit
+# halfway, so it is not used).
+_V1 = [
+    """CREATE TABLE photos(
+        id INTEGER PRIMARY KEY,
+        path BLOB NOT NULL UNIQUE,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        hash BLOB
+    )""",
+    "CREATE INDEX photos_hash ON photos(hash)",
+    """CREATE TABLE latents(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        vector BLOB NOT NULL,
+        PRIMARY KEY(photo_id, model)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX latents_model ON latents(model)",
+    """CREATE TABLE failures(
+        path BLOB PRIMARY KEY,
+        size INTEGER NOT NULL,
+        mtime_ns INTEGER NOT NULL,
+        reason TEXT NOT NULL
+    )""",
+]
+
+# Pixel size and date taken feed the app's "Sort by date taken" and its tooltips; the projection
+# cache keeps 2-D maps so reopening a folder shows its map at once.
+_V2 = [
+    "ALTER TABLE photos ADD COLUMN width INTEGER",
+    "ALTER TABLE photos ADD COLUMN height INTEGER",
+    "ALTER TABLE photos ADD COLUMN taken TEXT",
+    """CREATE TABLE projections(
+        key TEXT PRIMARY KEY,
+        model TEXT NOT NULL,
+        created REAL NOT NULL,
+        data BLOB NOT NULL
+    )""",
+]
+
+#: MIGRATIONS[i] takes a store from schema version i to i + 1. Never edit a released step.
+MIGRATIONS: list[list[str]] = [_V1, _V2]
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoRow:
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    hash: bytes | None
+    has_latent: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PhotoInfo:
+    """What the app shows about a photo."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    width: int | None
+    height: int | None
+    taken: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    path: str
+    size: int
+    mtime_ns: int
+    reason: str
+
+
+def _prefix_range(folder: str | os.PathLike[str]) -> tuple[bytes, bytes]:
+    lo = folder_prefix_key(folder)
+    return lo, lo[:-1] + bytes([lo[-1] + 1])
+
+
+def connect(path: Path, timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
+    conn = sqlite3.connect(
+        str(path), timeout=timeout_ms / 1000, isolation_level=None, check_same_thread=True
+    )
+    conn.execute(f"PRAGMA busy_timeout={int(timeout_ms)}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+    if str(mode).lower() != "wal":  # e.g. a network share without shared memory
+        conn.execute("PRAGMA journal_mode=DELETE")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the missing steps up to `target`, each in its own transaction; returns the start."""
+    start = conn.execute("PRAGMA user_version").fetchone()[0]
+    if start > SCHEMA_VERSION:
+        raise StoreError(
+            f"this database was written by a newer PhotoSort (schema {start}, "
+            f"this version knows {SCHEMA_VERSION})"
+        )
+    for version in range(start, target):
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            # Another process may have migrated while we waited for the lock.
+            if conn.execute("PRAGMA user_version").fetchone()[0] != version:
+                conn.execute("ROLLBACK")
+                continue
+            for statement in MIGRATIONS[version]:
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={version + 1}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+    return start
+
+
+class Store:
+    """A PhotoSort database file. Create one per thread."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        #: Where a damaged database was moved before a fresh one was started, if that happened.
+        self.set_aside: Path | None = None
+        self.migrated_from: int | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot create the folder for the database {self.path}: {exc}"
+            ) from None
+        try:
+            self._conn = self._open()
+        except sqlite3.DatabaseError as exc:
+            if not _looks_damaged(exc):
+                raise StoreError(f"cannot open the database {self.path}: {exc}") from None
+            self.set_aside = self._move_aside()
+            try:
+                self._conn = self._open()
+            except sqlite3.Error as exc2:
+                raise StoreError(f"cannot open the database {self.path}: {exc2}") from None
+
+    def _open(self) -> sqlite3.Connection:
+        conn = connect(self.path)
+        try:
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if 0 < version < SCHEMA_VERSION:
+                conn.close()
+                self._backup(version)
+                conn = connect(self.path)
+            start = migrate(conn)
+            if start != SCHEMA_VERSION and start > 0:
+                self.migrated_from = start
+            return conn
+        except BaseException:
+            conn.close()
+            raise
+
+    def _backup(self, version: int) -> None:
+        """Copy the file before migrating it, as Vorta does: a failed upgrade loses nothing."""
+        backup = self.path.with_name(f"{self.path.name}.schema{version}.bak")
+        with contextlib.closing(sqlite3.connect(str(self.path))) as src:
+            src.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        shutil.copy2(self.path, backup)
+
+    def _move_aside(self) -> Path:
+        stamp = time.strftime("%Y%m%d-%H%M%S")
+        aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        n = 1
+        while aside.exists():
+            n += 1
+            aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{n}")
+        os.replace(self.path, aside)
+        for suffix in ("-wal", "-shm"):
+            side = self.path.with_name(self.path.name + suffix)
+            if side.exists():
+                os.replace(side, aside.with_name(aside.name + suffix))
+        return aside
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A short write transaction that takes the write lock up front (no upgrade deadlock)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    def integrity_check(self) -> str:
+        return self._conn.execute("PRAGMA integrity_check").fetchone()[0]
+
+    def schema_version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def photos_under(
+        self, folder: str | os.PathLike[str], model: str | None = None
+    ) -> dict[str, PhotoRow]:
+        """Every stored photo below `folder`, with whether it has a latent for `model`."""
+        lo, hi = _prefix_range(folder)
+        rows = self._conn.execute(
+            """SELECT p.id, p.path, p.size, p.mtime_ns, p.hash,
+                      EXISTS(SELECT 1 FROM latents l WHERE l.photo_id = p.id AND l.model = ?)
+               FROM photos p WHERE p.path >= ? AND p.path < ?""",
+            (model or "", lo, hi),
+        )
+        out = {}
+        for pid, key, size, mtime, digest, has in rows:
+            path = key_to_path(key)
+            out[path] = PhotoRow(pid, path, size, mtime, digest, bool(has))
+        return out
+
+    def photo_infos_under(self, folder: str | os.PathLike[str]) -> list[PhotoInfo]:
+        lo, hi = _prefix_range(folder)
+        rows = self._conn.execute(
+            """SELECT id, path, size, mtime_ns, width, height, taken FROM photos
+               WHERE path >= ? AND path < ? ORDER BY path""",
+            (lo, hi),
+        )
+        return [PhotoInfo(r[0], key_to_path(r[1]), r[2], r[3], r[4], r[5], r[6]) for r in rows]
+
+    def photo_by_path(self, path: str) -> PhotoInfo | None:
+        r = self._conn.execute(
+            "SELECT id, path, size, mtime_ns, width, height, taken FROM photos WHERE path = ?",
+            (path_to_key(path),),
+        ).fetchone()
+        return PhotoInfo(r[0], key_to_path(r[1]), r[2], r[3], r[4], r[5], r[6]) if r else None
+
+    def failures_under(self, folder: str | os.PathLike[str]) -> dict[str, Failure]:
+        lo, hi = _prefix_range(folder)
+        rows = self._conn.execute(
+            "SELECT path, size, mtime_ns, reason FROM failures WHERE path >= ? AND path < ?",
+            (lo, hi),
+        )
+        return {key_to_path(k): Failure(key_to_path(k), s, m, r) for k, s, m, r in rows}
+
+    def latent_sources(self, model: str) -> dict[bytes, int]:
+        """content hash -> a photo id holding a latent for `model` (for moved/copied files)."""
+        rows = self._conn.execute(
+            """SELECT p.hash, p.id FROM photos p JOIN latents l ON l.photo_id = p.id
+               WHERE l.model = ? AND p.hash IS NOT NULL""",
+            (model,),
+        )
+        return {digest: pid for digest, pid in rows}
+
+    def latents_under(
+        self, folder: str | os.PathLike[str], model: str
+    ) -> tuple[list[str], np.ndarray]:
+        """Paths (sorted) and a float32 matrix, one row per photo with a latent for `model`."""
+        lo, hi = _prefix_range(folder)
+        rows = self._conn.execute(
+            """SELECT p.path, l.vector FROM photos p JOIN latents l ON l.photo_id = p.id
+               WHERE l.model = ? AND p.path >= ? AND p.path < ? ORDER BY p.path""",
+            (model, lo, hi),
+        ).fetchall()
+        return _unpack(rows)
+
+    def latents_for_paths(self, paths: Iterable[str], model: str) -> tuple[list[str], np.ndarray]:
+        found = []
+        for path in paths:
+            row = self._conn.execute(
+                """SELECT p.path, l.vector FROM photos p JOIN latents l ON l.photo_id = p.id
+                   WHERE l.model = ? AND p.path = ?""",
+                (model, path_to_key(path)),
+            ).fetchone()
+            if row is not None:
+                found.append(row)
+        return _unpack(found)
+
+    def count_photos(self) -> int:
+        return self._conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def upsert_photo(
+        self,
+        conn: sqlite3.Connection,
+        path: str,
+        size: int,
+        mtime_ns: int,
+        digest: bytes | None,
+        width: int | None = None,
+        height: int | None = None,
+        taken: str | None = None,
+    ) -> int:
+        """Insert or refresh a photo row inside an open transaction; returns its id.
+
+        When the file's content changed, the latents of every model are dropped: they
+        described the old pixels.
+        """
+        key = path_to_key(path)
+        old = conn.execute("SELECT id, hash FROM photos WHERE path = ?", (key,)).fetchone()
+        if old is None:
+            cur = conn.execute(
+                """INSERT INTO photos(path, size, mtime_ns, hash, width, height, taken)
+                   VALUES (?, ?, ?, ?, ?, ?, ?)""",
+                (key, size, mtime_ns, digest, width, height, taken),
+            )
+            photo_id = int(cur.lastrowid)
+        else:
+            photo_id = int(old[0])
+            if old[1] is not None and digest is not None and old[1] != digest:
+                conn.execute("DELETE FROM latents WHERE photo_id = ?", (photo_id,))
+            conn.execute(
+                """UPDATE photos SET size = ?, mtime_ns = ?, hash = ?,
+                   width = COALESCE(?, width), height = COALESCE(?, height),
+                   taken = COALESCE(?, taken) WHERE id = ?""",
+                (size, mtime_ns, digest, width, height, taken, photo_id),
+            )
+        conn.execute("DELETE FROM failures WHERE path = ?", (key,))
+        return photo_id
+
+    @staticmethod
+    def put_latent(conn: sqlite3.Connection, photo_id: int, model: str, vector: np.ndarray) -> None:
+        blob = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
+        conn.execute(
+            "INSERT OR REPLACE INTO latents(photo_id, model, vector) VALUES (?, ?, ?)",
+            (photo_id, model, blob),
+        )
+
+    @staticmethod
+    def move_photo(
+        conn: sqlite3.Connection, photo_id: int, new_path: str, size: int, mtime_ns: int
+    ) -> None:
+        """A renamed or moved file keeps its row, hence its latents for every model."""
+        key = path_to_key(new_path)
+        conn.execute("DELETE FROM photos WHERE path = ? AND id != ?", (key, photo_id))
+        conn.execute(
+            "UPDATE photos SET path = ?, size = ?, mtime_ns = ? WHERE id = ?",
+            (key, size, mtime_ns, photo_id),
+        )
+        conn.execute("DELETE FROM failures WHERE path = ?", (key,))
+
+    @staticmethod
+    def copy_latents(conn: sqlite3.Connection, source_id: int, target_id: int) -> None:
+        """A copy of a known photo gets its latents without being decoded."""
+        if source_id == target_id:
+            return
+        conn.execute(
+            """INSERT OR REPLACE INTO latents(photo_id, model, vector)
+               SELECT ?, model, vector FROM latents WHERE photo_id = ?""",
+            (target_id, source_id),
+        )
+        conn.execute(
+            """UPDATE photos SET width = COALESCE(width, (SELECT width FROM photos WHERE id = ?)),
+                  height = COALESCE(height, (SELECT height FROM photos WHERE id = ?)),
+                  taken = COALESCE(taken, (SELECT taken FROM photos WHERE id = ?))
+               WHERE id = ?""",
+            (source_id, source_id, source_id, target_id),
+        )
+
+    @staticmethod
+    def record_failure(
+        conn: sqlite3.Connection, path: str, size: int, mtime_ns: int, reason: str
+    ) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO failures(path, size, mtime_ns, reason) VALUES (?, ?, ?, ?)",
+            (path_to_key(path), size, mtime_ns, reason),
+        )
+
+    def remove_paths(self, paths: Iterable[str]) -> int:
+        """Forget photos (and failures) at these paths; their latents go with them."""
+        keys = [(path_to_key(p),) for p in paths]
+        if not keys:
+            return 0
+        with self.transaction() as conn:
+            removed = conn.executemany("DELETE FROM photos WHERE path = ?", keys).rowcount
+            conn.executemany("DELETE FROM failures WHERE path = ?", keys)
+        return removed
+
+    # -- projection cache (the map view) ------------------------------------------------------
+
+    def get_projection(self, key: str) -> bytes | None:
+        row = self._conn.execute("SELECT data FROM projections WHERE key = ?", (key,)).fetchone()
+        return bytes(row[0]) if row else None
+
+    def put_projection(self, key: str, model: str, data: bytes) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO projections(key, model, created, data) VALUES (?, ?, ?, ?)",
+                (key, model, time.time(), data),
+            )
+
+
+def _unpack(rows: list[tuple[bytes, bytes]]) -> tuple[list[str], np.ndarray]:
+    if not rows:
+        return [], np.zeros((0, 0), np.float32)
+    paths = [key_to_path(k) for k, _ in rows]
+    blob = b"".join(v for _, v in rows)
+    matrix = np.frombuffer(blob, dtype=np.float32).reshape(len(rows), -1)
+    return paths, matrix
+
+
+def _looks_damaged(exc: sqlite3.DatabaseError) -> bool:
+    text = str(exc).lower()
+    return "not a database" in text or "malformed" in text or "corrupt" in text
