@@ -82,7 +82,11 @@ def _walk(root: str, problems: list[tuple[str, str]]) -> Iterator[FileEntry]:
                 if entry.is_dir(follow_symlinks=True):
                     pending.append(entry.path)
                     continue
-                if not is_photo_name(name) or not entry.is_file(follow_symlinks=True):
+                if not is_photo_name(name):
+                    continue
+                if not entry.is_file(follow_symlinks=True):
+                    if entry.is_symlink() and not os.path.exists(entry.path):
+                        problems.append((entry.path, "broken link"))
                     continue
                 est = entry.stat(follow_symlinks=True)
             except OSError as exc:
@@ -102,7 +106,7 @@ def _reason(exc: OSError) -> str:
 
 def display_path(path: str) -> str:
     """A printable form of a path whose name may not be valid UTF-8."""
-    return path.encode("utf-8", "backslashreplace").decode("utf-8")
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
 
 
 def path_to_key(path: str) -> bytes:
