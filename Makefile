@@ -21,8 +21,8 @@ run: $(VENV)/.installed-app
 	$(BIN)/photosort $(FOLDER)
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff format --check photosort tests benchmarks tools
-	$(BIN)/ruff check photosort tests benchmarks tools
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
 
 test: $(VENV)/.installed-test lint
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -20,7 +20,9 @@ MODELS = Path(__file__).resolve().parent.parent / "models"
 def build() -> onnx.ModelProto:
     x = helper.make_tensor_value_info("pixels", TensorProto.FLOAT, ["batch", 3, 64, 64])
     y = helper.make_tensor_value_info("latent", TensorProto.FLOAT, ["batch", 192])
-    pool = helper.make_node("AveragePool", ["pixels"], ["pooled"], kernel_shape=[8, 8], strides=[8, 8])
+    pool = helper.make_node(
+        "AveragePool", ["pixels"], ["pooled"], kernel_shape=[8, 8], strides=[8, 8]
+    )
     flat = helper.make_node("Flatten", ["pooled"], ["latent"], axis=1)
     graph = helper.make_graph([pool, flat], "pixels_8x8", [x], [y])
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
