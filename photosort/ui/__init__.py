@@ -1,0 +1,5 @@
+"""The PySide6 desktop app: a thin front end over `photosort.core`.
+
+Nothing here decodes, queries SQLite or runs a model on the GUI thread: `workers.run_task` sends
+that work to thread pools and brings the result back as a Qt signal.
+"""

@@ -1,0 +1,582 @@
+"""The main window: composes the grid, the controllers and the menus; holds no photo logic.
+
+Folder state and indexing live in `Library`, orders in `SortController`, thumbnails in
+`ThumbnailCache`, dialogs in `dialogs/`. The window wires their signals together and turns
+user gestures into calls on them.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QAction,
+    QActionGroup,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QToolBar,
+    QWidget,
+)
+
+from photosort.core.encoders import Registry
+from photosort.core.export import ExportItem
+from photosort.core.indexer import IndexReport
+from photosort.paths import resource_path
+from photosort.ui import ordering
+from photosort.ui.desktop import copy_text, open_with_system, show_in_file_manager
+from photosort.ui.dialogs.about import show_about
+from photosort.ui.dialogs.export_dialog import ExportDialog, ExportSource
+from photosort.ui.dialogs.preview_dialog import PreviewDialog
+from photosort.ui.dialogs.skipped_dialog import SkippedDialog
+from photosort.ui.empty_state import EmptyState
+from photosort.ui.grid_view import PhotoGrid
+from photosort.ui.icons import action_icon, app_icon
+from photosort.ui.library import IndexProgress, Library
+from photosort.ui.map_panel import MapPanel, map_view_class
+from photosort.ui.ordering import GridOrder
+from photosort.ui.photo_menu import PhotoActions, build_photo_menu
+from photosort.ui.photo_model import PhotoModel
+from photosort.ui.settings import AppSettings
+from photosort.ui.snapshot import FolderSnapshot
+from photosort.ui.sorter import SortController, arrange_function
+from photosort.ui.status_panel import StatusPanel
+from photosort.ui.thumbnails import ThumbnailCache
+from photosort.ui.workers import Pools
+
+log = logging.getLogger("photosort.ui")
+
+EMPTY_PAGE, GRID_PAGE = 0, 1
+
+
+class MainWindow(QMainWindow):
+    errorShown = Signal(str)
+
+    def __init__(
+        self,
+        registry: Registry,
+        db_path: str | os.PathLike[str],
+        settings: AppSettings,
+        thumbnail_dir: Path | None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.registry = registry
+        self.db_path = str(db_path)
+        self.settings = settings
+        self.setWindowTitle("PhotoSort")
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.resize(1200, 800)
+
+        self.pools = Pools()
+        self.thumbnails = ThumbnailCache(thumbnail_dir, parent=self)
+        self.model = PhotoModel(self.thumbnails, self)
+        self.grid = PhotoGrid(self.model)
+        self.library = Library(registry, self.db_path, self.pools, self)
+        self.sorter = SortController(self.model, self.pools, self)
+        self.status = StatusPanel()
+        self.statusBar().addPermanentWidget(self.status)
+        self.samples = resource_path("samples")
+        self.empty = EmptyState(self.samples is not None)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.grid)
+        self.setCentralWidget(self.stack)
+        self.model_combo = QComboBox()
+        self.model_combo.setObjectName("modelSelector")
+        self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.model_combo.setMinimumContentsLength(24)
+        view_class = map_view_class()
+        self.map_panel = MapPanel(self, view_class) if view_class is not None else None
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._fill_models()
+        self._connect()
+        self._restore()
+
+    # -- construction -------------------------------------------------------------------------
+
+    def _action(
+        self, text: str, slot, shortcut=None, icon: str | None = None, tip: str = ""
+    ) -> QAction:
+        action = QAction(text, self)
+        if icon:
+            action.setIcon(action_icon(icon))
+        if shortcut is not None:
+            if isinstance(shortcut, list):
+                action.setShortcuts([QKeySequence(s) for s in shortcut])
+            else:
+                action.setShortcut(QKeySequence(shortcut))
+        if tip:
+            action.setToolTip(tip)
+            action.setStatusTip(tip)
+        action.triggered.connect(slot)
+        self.addAction(action)
+        return action
+
+    def _build_actions(self) -> None:
+        a = self._action
+        self.open_action = a(
+            "&Open Folder…",
+            self.choose_folder,
+            QKeySequence.StandardKey.Open,
+            "open-folder",
+            "Open a folder of photos",
+        )
+        self.samples_action = a("Open the &Sample Photos", self.open_samples)
+        self.samples_action.setEnabled(self.samples is not None)
+        self.export_action = a(
+            "&Export Sorted Copies…",
+            self.show_export,
+            "Ctrl+E",
+            "export",
+            "Copy the photos, renamed in the current order, to a folder",
+        )
+        self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.select_all_action = a(
+            "Select &All", self.grid.selectAll, QKeySequence.StandardKey.SelectAll
+        )
+        self.copy_action = a(
+            "&Copy Path",
+            lambda: self.copy_paths(self.grid.selected_paths()),
+            QKeySequence.StandardKey.Copy,
+        )
+        self.sort_similar_action = a(
+            "Sort by &Similarity",
+            self.sort_by_similarity,
+            "Ctrl+R",
+            "sort-similar",
+            "Most similar to the selected photos first",
+        )
+        self.sort_name_action = a("Sort by &Name", lambda: self.sorter.sort_by(ordering.NAME))
+        self.sort_date_action = a("Sort by &Date Taken", lambda: self.sorter.sort_by(ordering.DATE))
+        self.arrange_action = a(
+            "&Arrange by Similarity",
+            self.arrange,
+            None,
+            "arrange",
+            "Place look-alike photos next to each other",
+        )
+        self.arrange_action.setVisible(arrange_function() is not None)
+        group = QActionGroup(self)
+        for act in (
+            self.sort_name_action,
+            self.sort_date_action,
+            self.sort_similar_action,
+            self.arrange_action,
+        ):
+            act.setCheckable(True)
+            group.addAction(act)
+        self.sort_name_action.setChecked(True)
+        self.ranks_action = a("Show &Rank and Distance", self._toggle_ranks)
+        self.ranks_action.setCheckable(True)
+        self.zoom_in_action = a(
+            "Zoom &In",
+            lambda: self.grid.zoom(1),
+            [QKeySequence.StandardKey.ZoomIn, "Ctrl+="],
+            "zoom-in",
+        )
+        self.zoom_out_action = a(
+            "Zoom &Out", lambda: self.grid.zoom(-1), QKeySequence.StandardKey.ZoomOut, "zoom-out"
+        )
+        self.cancel_action = a("&Cancel Indexing", self.library.cancel_indexing, None, "cancel")
+        self.cancel_action.setEnabled(False)
+        self.reindex_action = a("&Index Again", lambda: self.library.start_indexing())
+        self.skipped_action = a("Show S&kipped Files…", self.show_skipped)
+        self.about_action = a("&About PhotoSort", self.show_about)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addAction(self.open_action)
+        self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.aboutToShow.connect(self._fill_recent)
+        file_menu.addAction(self.samples_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.export_action)
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+        edit = bar.addMenu("&Edit")
+        edit.addAction(self.select_all_action)
+        edit.addAction(self.copy_action)
+        view = bar.addMenu("&View")
+        for act in (
+            self.sort_name_action,
+            self.sort_date_action,
+            self.sort_similar_action,
+            self.arrange_action,
+        ):
+            view.addAction(act)
+        view.addSeparator()
+        view.addAction(self.ranks_action)
+        view.addAction(self.zoom_in_action)
+        view.addAction(self.zoom_out_action)
+        if self.map_panel is not None:
+            view.addSeparator()
+            self.map_action = self.map_panel.toggle_action()
+            self.map_action.setIcon(action_icon("map"))
+            view.addAction(self.map_action)
+        index = bar.addMenu("&Index")
+        index.addAction(self.cancel_action)
+        index.addAction(self.reindex_action)
+        index.addAction(self.skipped_action)
+        help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.about_action)
+
+    def _build_toolbar(self) -> None:
+        tb = QToolBar("Main")
+        tb.setObjectName("mainToolbar")
+        tb.setMovable(False)
+        tb.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        tb.addAction(self.open_action)
+        tb.addSeparator()
+        label = QLabel(" Encoder: ")
+        tb.addWidget(label)
+        tb.addWidget(self.model_combo)
+        tb.addSeparator()
+        tb.addAction(self.sort_similar_action)
+        if self.arrange_action.isVisible():
+            tb.addAction(self.arrange_action)
+        tb.addAction(self.export_action)
+        if self.map_panel is not None:
+            tb.addAction(self.map_action)
+        self.addToolBar(tb)
+
+    def _fill_models(self) -> None:
+        self.model_combo.blockSignals(True)
+        self.model_combo.clear()
+        for info in self.registry.models():
+            self.model_combo.addItem(info.description or info.name, info.id)
+            i = self.model_combo.count() - 1
+            self.model_combo.setItemData(
+                i,
+                f"{info.name}\n{info.latent_size} numbers per photo, {info.metric} distance"
+                + ("\nGenerative: the preview shows what it sees" if info.generative else ""),
+                Qt.ItemDataRole.ToolTipRole,
+            )
+        self.model_combo.setEnabled(self.model_combo.count() > 0)
+        self.model_combo.blockSignals(False)
+        if self.model_combo.count() == 0:
+            problems = "; ".join(self.registry.problems)
+            self.show_error(
+                "No encoder is installed, so photos cannot be indexed."
+                + (f" ({problems})" if problems else "")
+            )
+
+    def _connect(self) -> None:
+        lib = self.library
+        lib.folderOpened.connect(self._folder_opened)
+        lib.snapshotUpdated.connect(self._snapshot_updated)
+        lib.indexStarted.connect(self._index_started)
+        lib.indexProgress.connect(self._index_progress)
+        lib.indexFinished.connect(self._index_finished)
+        lib.referencesIndexed.connect(lambda _: self.sorter.apply())
+        lib.error.connect(self.show_error)
+        lib.busy.connect(lambda text: self.statusBar().showMessage(text, 4000))
+        self.sorter.needsIndexing.connect(lib.index_first)
+        self.sorter.orderApplied.connect(self._order_applied)
+        self.sorter.error.connect(lambda m: self.statusBar().showMessage(m, 8000))
+        self.status.cancelRequested.connect(lib.cancel_indexing)
+        self.status.skippedClicked.connect(self.show_skipped)
+        self.status.zoomRequested.connect(self.grid.set_thumb_size)
+        self.grid.zoomChanged.connect(self.status.set_zoom)
+        self.grid.contextMenuWanted.connect(self._context_menu)
+        self.grid.photoActivated.connect(self.show_preview)
+        self.grid.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.empty.openRequested.connect(self.choose_folder)
+        self.empty.samplesRequested.connect(self.open_samples)
+        self.model_combo.currentIndexChanged.connect(self._model_chosen)
+        if self.map_panel is not None:
+            self.map_panel.selectionChanged.connect(self._map_selected)
+            self.map_panel.sortRequested.connect(self.sort_like)
+            self.map_panel.activated.connect(self.show_preview)
+
+    def _restore(self) -> None:
+        s = self.settings
+        if (geometry := s.geometry()) is not None:
+            self.restoreGeometry(geometry)
+        if (state := s.state()) is not None:
+            self.restoreState(state)
+        self.grid.set_thumb_size(s.thumb_size)
+        self.status.set_zoom(self.grid.thumb_size())
+        self.ranks_action.setChecked(s.show_ranks)
+        self.grid.delegate.show_ranks = s.show_ranks
+        wanted = s.model_id
+        i = self.model_combo.findData(wanted) if wanted else -1
+        self.model_combo.blockSignals(True)
+        self.model_combo.setCurrentIndex(i if i >= 0 else 0)
+        self.model_combo.blockSignals(False)
+        self.status.set_counts(0, 0, 0)
+
+    # -- public API (menus, tests, the self-test) ---------------------------------------------
+
+    def current_model_id(self) -> str:
+        return self.model_combo.currentData() or ""
+
+    def open_folder(self, folder: str) -> None:
+        folder = os.path.abspath(os.path.expanduser(folder))
+        if not os.path.isdir(folder):
+            self.show_error(f"Cannot open {folder}: it is not a folder (or it no longer exists).")
+            return
+        self.thumbnails.clear()
+        self.sorter.mode, self.sorter.references = ordering.NAME, []
+        self.sort_name_action.setChecked(True)
+        self.setWindowTitle(f"{os.path.basename(folder) or folder} — PhotoSort")
+        self.settings.last_folder = folder
+        self.settings.add_recent(folder)
+        self.library.open(folder, self.current_model_id())
+
+    def choose_folder(self) -> None:
+        start = self.library.folder or self.settings.last_folder or str(Path.home())
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of photos", start)
+        if folder:
+            self.open_folder(folder)
+
+    def open_samples(self) -> None:
+        if self.samples is not None:
+            self.open_folder(str(self.samples))
+
+    def sort_like(self, paths: list[str]) -> None:
+        if not paths:
+            return
+        self.sort_similar_action.setChecked(True)
+        self.sorter.sort_like(paths)
+
+    def sort_by_similarity(self) -> None:
+        paths = self.grid.selected_paths() or self.sorter.references
+        if not paths:
+            self.statusBar().showMessage(
+                "Select a photo first, or right-click it ▸ Sort by similarity to this", 6000
+            )
+            self.sort_name_action.setChecked(self.sorter.mode == ordering.NAME)
+            return
+        self.sort_like(paths)
+
+    def arrange(self) -> None:
+        self.sorter.sort_by(ordering.ARRANGED)
+
+    def photo_menu(self, row: int):
+        """The context menu for a grid row (the right-click menu; tests trigger its actions)."""
+        clicked = self.model.path_at(row)
+        selected = self.grid.selected_paths()
+        actions = PhotoActions(
+            sort_like=self.sort_like,
+            preview=self.show_preview,
+            open_viewer=open_with_system,
+            reveal=show_in_file_manager,
+            copy_paths=self.copy_paths,
+            export_selection=lambda: self.show_export(selection=True),
+        )
+        return build_photo_menu(self, clicked, selected, actions)
+
+    def copy_paths(self, paths: list[str]) -> None:
+        if paths:
+            copy_text("\n".join(paths))
+            self.statusBar().showMessage(f"Copied {len(paths)} path(s)", 3000)
+
+    def export_source(self) -> ExportSource:
+        model = self.model
+        items = [ExportItem(p, model.distance_of(p)) for p in model.paths_in_order()]
+        selected = [ExportItem(p, model.distance_of(p)) for p in self.grid.selected_paths()]
+        return ExportSource(items, selected)
+
+    def show_export(self, selection: bool = False) -> ExportDialog | None:
+        if self.model.rowCount() == 0:
+            self.show_error("Open a folder of photos first.")
+            return None
+        dialog = ExportDialog(
+            self.export_source(),
+            self.pools.export,
+            self.settings.export_target,
+            self.settings.export_pattern,
+            self,
+        )
+        if selection and dialog.selection_button.isEnabled():
+            dialog.selection_button.setChecked(True)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+        def remember(_report: object) -> None:
+            self.settings.export_target = dialog.target.text()
+            self.settings.export_pattern = dialog.pattern.text()
+
+        dialog.exportFinished.connect(remember)
+        self.export_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def show_preview(self, path: str) -> PreviewDialog:
+        encoder = None
+        try:
+            if self.current_model_id():
+                encoder = self.registry.encoder(self.current_model_id())
+        except Exception as exc:
+            log.info("no encoder for the preview: %s", exc)
+        dialog = PreviewDialog(path, encoder, self.pools.io, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def show_skipped(self) -> SkippedDialog:
+        snap = self.library.snapshot
+        dialog = SkippedDialog(snap.skipped if snap else [], self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+        return dialog
+
+    def show_about(self) -> None:
+        show_about(self, self.registry, self.current_model_id(), self.db_path)
+
+    def show_error(self, message: str) -> None:
+        """A readable message: in the status bar, and in a (non-blocking) dialog."""
+        log.warning("shown to the user: %s", message)
+        self.statusBar().showMessage(message, 10000)
+        box = QMessageBox(QMessageBox.Icon.Warning, "PhotoSort", message, parent=self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+        self.errorShown.emit(message)
+
+    # -- reactions ----------------------------------------------------------------------------
+
+    def _folder_opened(self, snap: FolderSnapshot) -> None:
+        self.model.set_snapshot(snap)
+        self.stack.setCurrentIndex(GRID_PAGE)
+        self._update_counts(snap)
+        if not len(snap):
+            self.statusBar().showMessage("No photos in this folder.", 8000)
+        if self.map_panel is not None:
+            self.map_panel.load(self.db_path, snap.folder, snap.model_id)
+
+    def _snapshot_updated(self, snap: FolderSnapshot) -> None:
+        current = self.model.snapshot
+        if current is None or len(current.paths) != len(snap.paths):
+            self.model.set_snapshot(snap)
+        else:
+            self.model.update_snapshot(snap)
+        self.sorter.on_snapshot_updated(snap)
+        self._update_counts(snap)
+
+    def _update_counts(self, snap: FolderSnapshot) -> None:
+        self.status.set_counts(len(snap), snap.indexed_count, len(snap.skipped))
+
+    def _index_started(self) -> None:
+        self.status.set_indexing(True)
+        self.cancel_action.setEnabled(True)
+
+    def _index_progress(self, p: IndexProgress) -> None:
+        self.status.show_progress(p)
+
+    def _index_finished(self, report: IndexReport) -> None:
+        self.status.set_indexing(False)
+        self.cancel_action.setEnabled(False)
+        text = "Indexing cancelled" if report.cancelled else "Indexing done"
+        self.statusBar().showMessage(f"{text}: {report.summary()}", 8000)
+        snap = self.library.snapshot
+        if self.map_panel is not None and snap is not None and not report.cancelled:
+            self.map_panel._loaded = None  # new latents: recompute the map
+            self.map_panel.load(self.db_path, snap.folder, snap.model_id)
+
+    def _order_applied(self, order: GridOrder) -> None:
+        checked = {
+            ordering.NAME: self.sort_name_action,
+            ordering.DATE: self.sort_date_action,
+            ordering.SIMILARITY: self.sort_similar_action,
+            ordering.ARRANGED: self.arrange_action,
+        }.get(order.mode)
+        if checked is not None:
+            checked.setChecked(True)
+        if order.mode == ordering.SIMILARITY:
+            if self._scroll_to_top_after_sort:
+                self.grid.scrollToTop()
+            if self.map_panel is not None:
+                top = self.model.paths_in_order()[: 1 + len(order.references) + 24]
+                self.map_panel.set_highlight(list(order.references), top[len(order.references) :])
+        self._scroll_to_top_after_sort = order.mode != ordering.SIMILARITY
+
+    _scroll_to_top_after_sort = True
+
+    def _selection_changed(self, *_: object) -> None:
+        if self.map_panel is not None:
+            self.map_panel.set_selected(self.grid.selected_paths())
+
+    def _map_selected(self, paths: list[str]) -> None:
+        self.grid.select_paths(paths)
+
+    def _model_chosen(self, _index: int) -> None:
+        model_id = self.current_model_id()
+        if not model_id:
+            return
+        self.settings.model_id = model_id
+        self.library.set_model(model_id)
+        if self.map_panel is not None and self.library.snapshot is not None:
+            self.map_panel.load(self.db_path, self.library.snapshot.folder, model_id)
+
+    def _context_menu(self, row: int, pos: QPoint) -> None:
+        self.photo_menu(row).popup(pos)
+
+    def _toggle_ranks(self, checked: bool) -> None:
+        self.grid.delegate.show_ranks = checked
+        self.settings.show_ranks = checked
+        self.grid.viewport().update()
+
+    def _fill_recent(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_folders()
+        for folder in recent:
+            self.recent_menu.addAction(folder).triggered.connect(
+                lambda _=False, f=folder: self.open_folder(f)
+            )
+        if recent:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear Menu").triggered.connect(self.settings.clear_recent)
+        else:
+            self.recent_menu.addAction("No recent folders").setEnabled(False)
+
+    # -- window events ------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if any(os.path.isdir(u.toLocalFile()) for u in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            path = url.toLocalFile()
+            if os.path.isdir(path):
+                event.acceptProposedAction()
+                self.open_folder(path)
+                return
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.settings.save_window(self.saveGeometry(), self.saveState())
+        self.settings.thumb_size = self.grid.thumb_size()
+        self.settings.sync()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Stop background work and wait briefly for it (a batch in flight finishes)."""
+        self.library.close()
+        self.thumbnails.shutdown()
+        self.pools.wait(15_000)
+
+    def start_with(self, folder: str | None) -> None:
+        """Open `folder`, else the last folder, else show the empty state."""
+        target = folder or self.settings.last_folder
+        if target and os.path.isdir(target):
+            QTimer.singleShot(0, lambda: self.open_folder(target))
+        elif folder:
+            QTimer.singleShot(0, lambda: self.show_error(f"Cannot open {folder}: not a folder."))

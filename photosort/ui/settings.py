@@ -1,0 +1,97 @@
+"""Typed access to the app's QSettings (window layout, zoom, folders, model)."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QByteArray, QSettings
+
+MAX_RECENT = 8
+
+
+class AppSettings:
+    def __init__(self, settings: QSettings | None = None) -> None:
+        self.qs = settings if settings is not None else QSettings()
+
+    def _get(self, key: str, default, kind=None):
+        value = self.qs.value(key, default)
+        if kind is None or value is None:
+            return value
+        try:
+            return kind(value)
+        except (TypeError, ValueError):
+            return default
+
+    @property
+    def last_folder(self) -> str | None:
+        return self._get("folders/last", None, str) or None
+
+    @last_folder.setter
+    def last_folder(self, folder: str | None) -> None:
+        self.qs.setValue("folders/last", folder or "")
+
+    def recent_folders(self) -> list[str]:
+        value = self.qs.value("folders/recent", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or []) if v]
+
+    def add_recent(self, folder: str) -> None:
+        recent = [f for f in self.recent_folders() if f != folder]
+        self.qs.setValue("folders/recent", [folder, *recent][:MAX_RECENT])
+
+    def clear_recent(self) -> None:
+        self.qs.setValue("folders/recent", [])
+
+    @property
+    def model_id(self) -> str | None:
+        return self._get("model/id", None, str) or None
+
+    @model_id.setter
+    def model_id(self, value: str) -> None:
+        self.qs.setValue("model/id", value)
+
+    @property
+    def thumb_size(self) -> int:
+        return self._get("view/thumb_size", 160, int)
+
+    @thumb_size.setter
+    def thumb_size(self, value: int) -> None:
+        self.qs.setValue("view/thumb_size", int(value))
+
+    @property
+    def show_ranks(self) -> bool:
+        return self._get("view/show_ranks", "true", str) in ("true", "1", "True")
+
+    @show_ranks.setter
+    def show_ranks(self, value: bool) -> None:
+        self.qs.setValue("view/show_ranks", "true" if value else "false")
+
+    def geometry(self) -> QByteArray | None:
+        value = self.qs.value("window/geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    def state(self) -> QByteArray | None:
+        value = self.qs.value("window/state")
+        return value if isinstance(value, QByteArray) else None
+
+    def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
+        self.qs.setValue("window/geometry", geometry)
+        self.qs.setValue("window/state", state)
+
+    @property
+    def export_target(self) -> str:
+        return self._get("export/target", "", str)
+
+    @export_target.setter
+    def export_target(self, value: str) -> None:
+        self.qs.setValue("export/target", value)
+
+    @property
+    def export_pattern(self) -> str | None:
+        return self._get("export/pattern", None, str) or None
+
+    @export_pattern.setter
+    def export_pattern(self, value: str) -> None:
+        self.qs.setValue("export/pattern", value)
+
+    def sync(self) -> None:
+        self.qs.sync()

@@ -1,0 +1,208 @@
+"""Thumbnails: decoded off the GUI thread, visible ones first, stale requests dropped.
+
+Workers turn a file into a `QImage` (from the disk cache when it is fresh, else by decoding and
+then writing the cache); the GUI thread turns it into a `QPixmap` and keeps it in a RAM LRU
+bounded in bytes. Requests form a stack (the newest, i.e. what was just scrolled into view,
+goes first) and `keep_only()` drops queued requests for tiles that scrolled out of sight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import threading
+from collections import OrderedDict
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtGui import QImage, QPixmap
+
+from photosort.core.decode import make_thumbnail
+from photosort.core.errors import DecodeError
+
+log = logging.getLogger("photosort.ui.thumbnails")
+
+#: Thumbnails are made once at this size; the grid scales them down for smaller zoom levels.
+THUMB_SIDE = 256
+RAM_BUDGET = 192 * 1024 * 1024
+
+
+def cache_key(path: str, size: int, mtime_ns: int, side: int = THUMB_SIDE) -> str:
+    raw = f"{path}\0{size}\0{mtime_ns}\0{side}".encode("utf-8", "surrogateescape")
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+def load_thumbnail(
+    path: str, size: int, mtime_ns: int, cache_dir: Path | None, side: int = THUMB_SIDE
+) -> QImage:
+    """A thumbnail as a QImage; runs on a worker thread. Raises DecodeError with the reason."""
+    cached: Path | None = None
+    if cache_dir is not None:
+        key = cache_key(path, size, mtime_ns, side)
+        cached = cache_dir / key[:2] / f"{key}.jpg"
+        if cached.is_file():
+            image = QImage(str(cached))
+            if not image.isNull():
+                return image
+    pil = make_thumbnail(path, side)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            tmp = cached.with_suffix(f".{threading.get_ident()}.tmp")
+            pil.save(tmp, "JPEG", quality=85)
+            os.replace(tmp, cached)
+        except OSError as exc:  # a full or read-only cache costs speed, never the thumbnail
+            log.info("thumbnail cache not written: %s", exc)
+    data = pil.tobytes()
+    image = QImage(data, pil.width, pil.height, pil.width * 3, QImage.Format.Format_RGB888)
+    return image.copy()  # own the pixels: `data` dies with this frame
+
+
+class _Relay(QObject):
+    done = Signal(str, QImage, str)
+
+
+class _Drain(QRunnable):
+    """Takes requests off the shared stack until it is empty."""
+
+    def __init__(self, owner: ThumbnailCache) -> None:
+        super().__init__()
+        self.owner = owner
+
+    def run(self) -> None:
+        owner = self.owner
+        while True:
+            request = owner._take()
+            if request is None:
+                return
+            path, size, mtime, generation = request
+            try:
+                image = load_thumbnail(path, size, mtime, owner.cache_dir, owner.side)
+                error = ""
+            except DecodeError as exc:
+                image, error = QImage(), str(exc) or "cannot read"
+            except Exception as exc:  # never lose a worker to one bad file
+                log.exception("thumbnail failed for %s", path)
+                image, error = QImage(), f"{exc.__class__.__name__}: {exc}"
+            owner._relay.done.emit(f"{generation}\0{path}", image, error)
+
+
+class ThumbnailCache(QObject):
+    """RAM LRU of pixmaps in front of a disk cache, filled by a small thread pool."""
+
+    ready = Signal(str)  # path: its pixmap (or error) is now available
+
+    def __init__(
+        self,
+        cache_dir: Path | None,
+        threads: int = 2,
+        side: int = THUMB_SIDE,
+        ram_budget: int = RAM_BUDGET,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.cache_dir = cache_dir
+        self.side = side
+        self.ram_budget = ram_budget
+        self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
+        self._bytes = 0
+        self._errors: dict[str, str] = {}
+        self._lock = threading.Lock()
+        self._queue: OrderedDict[str, tuple[int, int]] = OrderedDict()  # guarded by _lock
+        self._in_flight: set[str] = set()  # guarded by _lock
+        self._drains = 0  # running _Drain tasks, guarded by _lock
+        self._generation = 0
+        self._pool = QThreadPool(self)
+        self._pool.setMaxThreadCount(max(1, threads))
+        self._relay = _Relay()
+        self._relay.done.connect(self._on_done, Qt.ConnectionType.QueuedConnection)
+
+    # -- GUI thread -----------------------------------------------------------------------------
+
+    def pixmap(self, path: str) -> QPixmap | None:
+        pm = self._pixmaps.get(path)
+        if pm is not None:
+            self._pixmaps.move_to_end(path)
+        return pm
+
+    def error(self, path: str) -> str | None:
+        return self._errors.get(path)
+
+    def request(self, path: str, size: int, mtime_ns: int) -> None:
+        """Ask for a thumbnail; the newest request is served first."""
+        if path in self._pixmaps or path in self._errors:
+            return
+        with self._lock:
+            if path in self._in_flight:
+                return
+            if path in self._queue:
+                self._queue.move_to_end(path)
+                return
+            self._queue[path] = (size, mtime_ns)
+            start = self._drains < self._pool.maxThreadCount()
+            if start:
+                self._drains += 1
+        if start:
+            self._pool.start(_Drain(self))
+
+    def keep_only(self, paths: set[str]) -> None:
+        """Drop queued requests for tiles no longer visible."""
+        with self._lock:
+            for path in [p for p in self._queue if p not in paths]:
+                del self._queue[path]
+
+    def clear(self) -> None:
+        """Forget everything (another folder): results still in flight are ignored."""
+        with self._lock:
+            self._queue.clear()
+            self._in_flight.clear()
+            self._generation += 1
+        self._pixmaps.clear()
+        self._errors.clear()
+        self._bytes = 0
+
+    def pending(self) -> int:
+        with self._lock:
+            return len(self._queue) + len(self._in_flight)
+
+    def wait(self, msecs: int = 10_000) -> bool:
+        return self._pool.waitForDone(msecs)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            self._queue.clear()
+        self._pool.waitForDone(5_000)
+
+    @Slot(str, QImage, str)
+    def _on_done(self, tagged: str, image: QImage, error: str) -> None:
+        generation, _, path = tagged.partition("\0")
+        with self._lock:
+            self._in_flight.discard(path)
+        if int(generation) != self._generation:
+            return
+        if error or image.isNull():
+            self._errors[path] = error or "cannot make a thumbnail"
+        else:
+            pm = QPixmap.fromImage(image)
+            self._pixmaps[path] = pm
+            self._bytes += _cost(pm)
+            while self._bytes > self.ram_budget and len(self._pixmaps) > 1:
+                _, old = self._pixmaps.popitem(last=False)
+                self._bytes -= _cost(old)
+        self.ready.emit(path)
+
+    # -- worker threads -------------------------------------------------------------------------
+
+    def _take(self) -> tuple[str, int, int, int] | None:
+        with self._lock:
+            if not self._queue:
+                self._drains -= 1
+                return None
+            path, (size, mtime) = self._queue.popitem(last=True)
+            self._in_flight.add(path)
+            return path, size, mtime, self._generation
+
+
+def _cost(pm: QPixmap) -> int:
+    return max(1, pm.width() * pm.height() * 4)
