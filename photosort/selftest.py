@@ -1,0 +1,397 @@
+"""`photosort --selftest`: check that this installation (or bundle) really works, and say what.
+
+It loads every installed encoder, writes a few photos of its own to a temporary folder, indexes
+them into a temporary database, sorts them by similarity to one of them, and opens the main
+window offscreen. Each check prints one `OK`/`FAIL` line; the exit status is 0 only if every
+check passed. Nothing of the user's is touched: the database, caches, settings and thumbnails all
+live in a temporary folder that is deleted afterwards.
+
+`PHOTOSORT_SELFTEST_FULL=1` adds a 2-D map (UMAP) of the photos: slow (numba compiles UMAP on
+first use, ~20 s), so the bundle build runs it and the everyday `--selftest` does not.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+FULL_ENV = "PHOTOSORT_SELFTEST_FULL"
+#: The checks, in the order they run and print.
+CHECKS = ("paths", "encoders", "photos", "index", "sort", "qt", "window")
+FULL_CHECKS = ("map",)
+#: How long the window may take to list the generated photos.
+WINDOW_TIMEOUT_S = 20.0
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    seconds: float
+
+
+@dataclass
+class Context:
+    """What the checks share: the temporary folders and what earlier checks produced."""
+
+    root: Path
+    photos: Path
+    db: Path
+    registry: Any = None
+    reference: str = ""
+    near_copy: str = ""
+    paths: list[str] = field(default_factory=list)
+
+
+class CheckFailed(Exception):
+    """A check's own, readable failure (anything else is reported with its type)."""
+
+
+def _make_image(seed: int, size: tuple[int, int] = (160, 120)) -> Any:
+    """A distinct, photo-like picture: a colour gradient with a few coloured blocks."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    w, h = size
+    base, tint = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
+    t = (np.arange(w, dtype=np.float32) / (w - 1))[None, :, None]
+    img = np.broadcast_to(base * (1 - t) + tint * t, (h, w, 3)).copy()
+    for _ in range(5):
+        x0, y0 = int(rng.integers(0, w // 2)), int(rng.integers(0, h // 2))
+        img[y0 : y0 + h // 3, x0 : x0 + w // 3] = rng.integers(0, 256, 3)
+    return Image.fromarray(img.astype(np.uint8), "RGB")
+
+
+def _generate_photos(folder: Path) -> tuple[str, str, list[str]]:
+    """Ten distinct photos (JPEG, PNG, HEIC) and a resized, re-compressed copy of the first."""
+    folder.mkdir(parents=True)
+    written: list[str] = []
+    reference = _make_image(0)
+    ref_path = folder / "a-reference.jpg"
+    reference.save(ref_path, quality=92)
+    copy_path = folder / "b-near-copy.jpg"
+    reference.resize((128, 96)).save(copy_path, quality=70)
+    written += [str(ref_path), str(copy_path)]
+    for i in range(1, 10):
+        path = folder / f"other-{i:02d}.jpg"
+        _make_image(i).save(path, quality=90)
+        written.append(str(path))
+    _make_image(10).save(folder / "other-10.png")
+    written.append(str(folder / "other-10.png"))
+    try:
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+        _make_image(11).save(folder / "other-11.heic", quality=90)
+        written.append(str(folder / "other-11.heic"))
+    except Exception:  # noqa: BLE001 - HEIC is optional: report the others
+        pass
+    return str(ref_path), str(copy_path), written
+
+
+# -- the checks ---------------------------------------------------------------------------------
+
+
+def check_paths(ctx: Context) -> str:
+    from photosort import paths
+
+    models = paths.shipped_dir("models")
+    resources = paths.shipped_dir("resources")
+    if models is None:
+        raise CheckFailed("no shipped models/ folder found")
+    if resources is None:
+        raise CheckFailed("no shipped resources/ folder found")
+    icon = paths.resource_path("icons", "photosort.svg")
+    if icon is None:
+        raise CheckFailed(f"resources at {resources} lack icons/photosort.svg")
+    frozen = "bundle" if getattr(sys, "frozen", False) else "installed"
+    return (
+        f"{frozen}: models {models}, resources {resources}, user models {paths.user_models_dir()}"
+    )
+
+
+def check_encoders(ctx: Context) -> str:
+    from photosort import paths
+    from photosort.core.encoders import Registry
+
+    registry = Registry.default(threads=2)
+    ctx.registry = registry
+    shipped = paths.shipped_dir("models")
+    bad = [p for p in registry.problems if shipped is not None and str(shipped) in p]
+    models = registry.models()
+    if not models:
+        raise CheckFailed("no encoder installed")
+    done = []
+    for info in models:
+        h, w = info.input_size
+        batch = np.random.default_rng(0).integers(0, 256, (3, h, w, 3), dtype=np.uint8)
+        out = registry.encoder(info.id).encode(batch)
+        if out.shape != (3, info.latent_size) or not np.isfinite(out).all():
+            raise CheckFailed(f"{info.id}: encode gave {out.shape}, non-finite or wrong size")
+        done.append(f"{info.id} ({info.latent_size}-d)")
+    if bad:
+        raise CheckFailed("broken shipped manifest: " + "; ".join(bad))
+    return f"{len(models)} loaded and encoded a batch: " + ", ".join(done)
+
+
+def check_photos(ctx: Context) -> str:
+    ctx.reference, ctx.near_copy, ctx.paths = _generate_photos(ctx.photos)
+    kinds = sorted({Path(p).suffix for p in ctx.paths})
+    return f"{len(ctx.paths)} generated ({', '.join(kinds)}) in a temporary folder"
+
+
+def check_index(ctx: Context) -> str:
+    from photosort.core.indexer import Indexer
+    from photosort.core.store import Store
+
+    parts = []
+    with contextlib.closing(Store(ctx.db)) as store:
+        for info in ctx.registry.models():
+            report = Indexer(store, ctx.registry.encoder(info.id)).index_folder(ctx.photos)
+            if report.skipped or report.indexed != len(ctx.paths):
+                raise CheckFailed(f"{info.id}: {report.summary()}; skipped: {report.skipped[:3]}")
+            parts.append(f"{info.id}: {report.indexed}")
+    return "photos indexed into a temporary database per encoder: " + ", ".join(parts)
+
+
+def check_sort(ctx: Context) -> str:
+    from photosort.core.similarity import LatentIndex
+    from photosort.core.store import Store
+
+    parts = []
+    with contextlib.closing(Store(ctx.db)) as store:
+        for info in ctx.registry.models():
+            paths, vectors = store.latents_under(ctx.photos, info.id)
+            index = LatentIndex(paths, vectors, info.metric)
+            ranking = index.rank_like([ctx.reference])
+            ranked = [paths[i] for i in ranking.order]
+            ref_row = index.row_of(ctx.reference)
+            assert ref_row is not None
+            if ranked[0] != ctx.reference:
+                raise CheckFailed(f"{info.id}: the reference is not ranked first")
+            if ranking.distances[ref_row] > float(ranking.distances.min()) + 1e-5:
+                raise CheckFailed(f"{info.id}: the reference is not closest to itself")
+            place = ranked.index(ctx.near_copy)
+            if place > 2:
+                raise CheckFailed(
+                    f"{info.id}: the reference's near copy ranks {place + 1} of {len(ranked)}"
+                )
+            parts.append(f"{info.id}: near copy #{place + 1}")
+    return "reference ranked first; " + ", ".join(parts)
+
+
+def _qt_app() -> Any:
+    """The app's QApplication (as the ui sets it up), or a plain one if the ui is missing."""
+    try:
+        ui_app = importlib.import_module("photosort.ui.app")
+    except ImportError:
+        ui_app = None
+    ensure = getattr(ui_app, "ensure_application", None)
+    if ensure is not None:
+        return ensure()
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance() or QApplication([sys.argv[0]])
+
+
+def check_qt(ctx: Context) -> str:
+    from PySide6.QtCore import QLibraryInfo, QSize
+    from PySide6.QtGui import QGuiApplication, QIcon, QImageReader
+
+    _qt_app()
+    formats = {bytes(f.data()).decode() for f in QImageReader.supportedImageFormats()}
+    missing = {"jpeg", "png", "svg"} - formats
+    if missing:
+        raise CheckFailed(f"Qt image formats missing: {', '.join(sorted(missing))}")
+    from photosort import paths
+
+    svg = paths.resource_path("icons", "actions", "sort-similar.svg")
+    if svg is None or QIcon(str(svg)).pixmap(QSize(24, 24)).isNull():
+        raise CheckFailed("an SVG icon does not render (iconengines/svg plugin missing?)")
+    platform = QGuiApplication.platformName()
+    version = QLibraryInfo.version().toString()
+    return f"Qt {version}, platform {platform}, image formats jpeg/png/svg, SVG icons render"
+
+
+def check_window(ctx: Context) -> str:
+    from PySide6.QtCore import QCoreApplication, QSettings
+
+    ui_app = importlib.import_module("photosort.ui.app")
+    factory: Callable[..., Any] | None = getattr(ui_app, "create_main_window", None)
+    if factory is None:
+        raise CheckFailed("photosort.ui.app has no create_main_window()")
+    app = _qt_app()
+    settings = QSettings(str(ctx.root / "settings.ini"), QSettings.Format.IniFormat)
+    started = time.perf_counter()
+    window = factory(
+        folder=str(ctx.photos),
+        db_path=str(ctx.db),
+        settings=settings,
+        registry=ctx.registry,
+        thumbnail_dir=str(ctx.root / "thumbnails"),
+    )
+    try:
+        window.show()
+        app.processEvents()
+        shown = time.perf_counter() - started
+        if not window.isVisible():
+            raise CheckFailed("the main window did not show")
+        title = window.windowTitle()
+        listed = _wait_for_photos(window, len(ctx.paths))
+    finally:
+        window.close()
+        QCoreApplication.processEvents()
+        window.deleteLater()
+        QCoreApplication.processEvents()
+    return f"'{title}' shown in {shown * 1000:.0f} ms{listed}"
+
+
+def _wait_for_photos(window: Any, count: int) -> str:
+    """Let the window list the folder it opened, if it exposes its model."""
+    from PySide6.QtCore import QCoreApplication
+
+    model = getattr(window, "model", None)
+    if model is None or not hasattr(model, "rowCount"):
+        return ""
+    deadline = time.monotonic() + WINDOW_TIMEOUT_S
+    while time.monotonic() < deadline:
+        QCoreApplication.processEvents()
+        if model.rowCount() >= count:
+            return f", {model.rowCount()} photos listed"
+        time.sleep(0.02)
+    raise CheckFailed(f"the window listed {model.rowCount()} of {count} photos")
+
+
+def check_map(ctx: Context) -> str:
+    import umap
+
+    from photosort.core.store import Store
+
+    info = ctx.registry.models()[0]
+    with contextlib.closing(Store(ctx.db)) as store:
+        _paths, vectors = store.latents_under(ctx.photos, info.id)
+    reducer = umap.UMAP(n_neighbors=4, n_components=2, n_epochs=50, random_state=0)
+    xy = reducer.fit_transform(vectors)
+    if xy.shape != (len(vectors), 2) or not np.isfinite(xy).all():
+        raise CheckFailed(f"UMAP gave {xy.shape}")
+    return f"UMAP {umap.__version__} placed {len(vectors)} photos on a 2-D map"
+
+
+CHECK_FUNCTIONS: dict[str, Callable[[Context], str]] = {
+    "paths": check_paths,
+    "encoders": check_encoders,
+    "photos": check_photos,
+    "index": check_index,
+    "sort": check_sort,
+    "qt": check_qt,
+    "window": check_window,
+    "map": check_map,
+}
+#: A check that needs an earlier one is skipped (and fails) when that one failed.
+NEEDS = {
+    "index": ("encoders", "photos"),
+    "sort": ("index",),
+    "window": ("encoders", "photos"),
+    "map": ("index",),
+}
+
+
+# -- isolation ----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _isolated(root: Path) -> Iterator[None]:
+    """Point the database, caches, config and Qt settings at `root`; restore afterwards."""
+    saved = dict(os.environ)
+    os.environ["PHOTOSORT_DB"] = str(root / "photosort.sqlite3")
+    os.environ["XDG_CACHE_HOME"] = str(root / "cache")
+    os.environ["XDG_CONFIG_HOME"] = str(root / "config")
+    # The window is opened offscreen unless the caller chose a platform (`xcb` to watch it).
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    # numba caches compiled UMAP code next to the code; in a bundle it cannot, so keep it here.
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(root / "numba"))
+    try:
+        _isolate_qsettings(root)
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def _isolate_qsettings(root: Path) -> None:
+    """Any QSettings() made during the self-test writes an ini file under `root`."""
+    try:
+        from PySide6.QtCore import QSettings
+    except ImportError:
+        return
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    for fmt in (QSettings.Format.IniFormat, QSettings.Format.NativeFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(root / "qsettings"))
+        QSettings.setPath(fmt, QSettings.Scope.SystemScope, str(root / "qsettings-system"))
+
+
+def run_selftest(out: TextIO | None = None, full: bool | None = None) -> int:
+    """Run every check, print one line each, return 0 if all passed (else 1)."""
+    out = out or sys.stdout
+    if full is None:
+        full = os.environ.get(FULL_ENV, "") not in ("", "0")
+    from photosort import __version__
+
+    names = CHECKS + (FULL_CHECKS if full else ())
+    print(f"PhotoSort {__version__} self-test (Python {sys.version.split()[0]})", file=out)
+    root = Path(tempfile.mkdtemp(prefix="photosort-selftest-"))
+    results: dict[str, Check] = {}
+    total_start = time.perf_counter()
+    try:
+        ctx = Context(root=root, photos=root / "photos", db=root / "selftest.sqlite3")
+        with _isolated(root):
+            for name in names:
+                missing = [n for n in NEEDS.get(name, ()) if not results[n].ok]
+                started = time.perf_counter()
+                if missing:
+                    check = Check(name, False, f"not run: {', '.join(missing)} failed", 0.0)
+                else:
+                    check = _run_one(name, ctx)
+                check.seconds = time.perf_counter() - started
+                results[name] = check
+                mark = "OK  " if check.ok else "FAIL"
+                print(f"{mark} {name:<9} {check.detail} [{check.seconds:.2f} s]", file=out)
+                out.flush()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    failed = [c.name for c in results.values() if not c.ok]
+    elapsed = time.perf_counter() - total_start
+    if failed:
+        print(f"self-test FAILED ({', '.join(failed)}) in {elapsed:.1f} s", file=out)
+        return 1
+    print(f"self-test passed: {len(results)} checks in {elapsed:.1f} s", file=out)
+    return 0
+
+
+def _run_one(name: str, ctx: Context) -> Check:
+    try:
+        return Check(name, True, CHECK_FUNCTIONS[name](ctx), 0.0)
+    except CheckFailed as exc:
+        return Check(name, False, str(exc), 0.0)
+    except Exception as exc:  # noqa: BLE001 - every failure is reported, then the next check
+        last = traceback.extract_tb(exc.__traceback__)[-1]
+        where = f"{Path(last.filename).name}:{last.lineno}"
+        return Check(name, False, f"{exc.__class__.__name__}: {exc} ({where})", 0.0)
+
+
+if __name__ == "__main__":
+    sys.exit(run_selftest())
