@@ -16,6 +16,8 @@ APP_NAME = "PhotoSort"
 APP_AUTHOR = "PhotoSort"
 DB_ENV = "PHOTOSORT_DB"
 MODELS_ENV = "PHOTOSORT_MODELS"
+#: Overrides which installed encoder is the default (the CLI's and a first start's choice).
+MODEL_ENV = "PHOTOSORT_MODEL"
 
 
 def _install_roots() -> list[Path]:

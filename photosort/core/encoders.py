@@ -221,6 +221,9 @@ class Registry:
         if not self._models:
             where = ", ".join(str(d) for d in self.dirs) or "(no folders)"
             raise ModelError(f"no encoder installed (looked in {where})")
+        chosen = os.environ.get(paths.MODEL_ENV)
+        if chosen and chosen in self._models:
+            return chosen
         flagged = sorted(m.id for m in self._models.values() if m.default)
         return flagged[0] if flagged else sorted(self._models)[0]
 

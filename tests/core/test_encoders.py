@@ -83,3 +83,12 @@ def test_user_models_folder_is_searched(monkeypatch, tmp_path: Path) -> None:
 
     copy_model(paths.user_models_dir(), "mine")
     assert "mine" in [m.id for m in Registry.default().models()]
+
+
+def test_default_model_can_be_chosen_by_environment(tmp_path: Path, monkeypatch) -> None:
+    copy_model(tmp_path, "flagged", default=True)
+    copy_model(tmp_path, "chosen", default=False)
+    monkeypatch.setenv("PHOTOSORT_MODEL", "chosen")
+    assert Registry([tmp_path]).default_id() == "chosen"
+    monkeypatch.setenv("PHOTOSORT_MODEL", "not-installed")
+    assert Registry([tmp_path]).default_id() == "flagged"
