@@ -204,6 +204,8 @@ def decode_bytes_for_index(
         taken = _taken(header)
     except UnidentifiedImageError:
         raise DecodeError("not a recognised image format") from None
+    except Image.DecompressionBombError:
+        raise DecodeError("image too large: refused as a possible decompression bomb") from None
     except Exception as exc:
         raise DecodeError(f"damaged image: {exc}") from None
     img = open_upright(data, (need, need) if need else (w, h))

@@ -249,7 +249,7 @@ def _write_manifest(copied: Sequence[PlannedCopy], target: str) -> str:
     writer.writerow(["rank", "original_path", "new_name", "distance"])
     for item in copied:
         dist = "" if item.distance is None else f"{item.distance:.6f}"
-        writer.writerow([item.rank, display_path(item.source), item.name, dist])
+        writer.writerow([item.rank, display_path(item.source), display_path(item.name), dist])
     tmp = os.path.join(target, f"{_TMP_PREFIX}{uuid.uuid4().hex}")
     try:
         with open(tmp, "x", encoding="utf-8", newline="") as fh:

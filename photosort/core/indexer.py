@@ -23,6 +23,9 @@ from photosort.core.jobs import CancelToken, Progress, ProgressCallback, no_prog
 from photosort.core.store import PhotoRow, Store
 
 DEFAULT_BATCH = 32
+#: Failures that say nothing about the file's content (read_file's reasons): retried every run,
+#: since fixing permissions or reconnecting a disk changes neither size nor mtime.
+_RETRY_REASONS = ("permission denied", "file disappeared", "cannot read", "is a folder")
 
 
 @dataclass(slots=True)
@@ -102,7 +105,12 @@ class Indexer:
                 report.unchanged += 1
                 continue
             failed = failures.get(entry.path)
-            if failed and failed.size == entry.size and failed.mtime_ns == entry.mtime_ns:
+            if (
+                failed
+                and failed.size == entry.size
+                and failed.mtime_ns == entry.mtime_ns
+                and not failed.reason.startswith(_RETRY_REASONS)
+            ):
                 report.skipped.append((entry.path, failed.reason))
                 continue
             todo.append(entry)
