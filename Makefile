@@ -29,3 +29,8 @@ test: $(VENV)/.installed-test lint
 
 clean:
 	rm -rf $(VENV) build dist
+
+# The standalone one-folder bundle (dist/photosort/), built in its own venv with a pinned
+# PyInstaller, then checked with --version and --selftest outside any venv: docs/bundle.md.
+bundle:
+	PYTHON=$(PYTHON) bash packaging/build_bundle.sh

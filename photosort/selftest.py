@@ -314,8 +314,9 @@ NEEDS = {
 
 
 @contextlib.contextmanager
-def _isolated(root: Path) -> Iterator[None]:
-    """Point the database, caches, config and Qt settings at `root`; restore afterwards."""
+def _isolated(root: Path, qt_settings: bool = True) -> Iterator[None]:
+    """Point the database, caches, config and (process-wide, not undone) Qt settings at `root`;
+    restore the environment afterwards."""
     saved = dict(os.environ)
     os.environ["PHOTOSORT_DB"] = str(root / "photosort.sqlite3")
     os.environ["XDG_CACHE_HOME"] = str(root / "cache")
@@ -323,9 +324,10 @@ def _isolated(root: Path) -> Iterator[None]:
     # The window is opened offscreen unless the caller chose a platform (`xcb` to watch it).
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     # numba caches compiled UMAP code next to the code; in a bundle it cannot, so keep it here.
-    os.environ.setdefault("NUMBA_CACHE_DIR", str(root / "numba"))
+    os.environ["NUMBA_CACHE_DIR"] = str(root / "numba")
     try:
-        _isolate_qsettings(root)
+        if qt_settings:
+            _isolate_qsettings(root)
         yield
     finally:
         os.environ.clear()
@@ -344,8 +346,15 @@ def _isolate_qsettings(root: Path) -> None:
         QSettings.setPath(fmt, QSettings.Scope.SystemScope, str(root / "qsettings-system"))
 
 
-def run_selftest(out: TextIO | None = None, full: bool | None = None) -> int:
-    """Run every check, print one line each, return 0 if all passed (else 1)."""
+def run_selftest(
+    out: TextIO | None = None, full: bool | None = None, isolate_qt_settings: bool = True
+) -> int:
+    """Run every check, print one line each, return 0 if all passed (else 1).
+
+    `isolate_qt_settings` points every QSettings of the process at the temporary folder, for
+    good: right for `photosort --selftest`, which exits afterwards; a caller that goes on using
+    Qt settings in the same process passes False (the window gets its own settings file anyway).
+    """
     out = out or sys.stdout
     if full is None:
         full = os.environ.get(FULL_ENV, "") not in ("", "0")
@@ -358,7 +367,7 @@ def run_selftest(out: TextIO | None = None, full: bool | None = None) -> int:
     total_start = time.perf_counter()
     try:
         ctx = Context(root=root, photos=root / "photos", db=root / "selftest.sqlite3")
-        with _isolated(root):
+        with _isolated(root, isolate_qt_settings):
             for name in names:
                 missing = [n for n in NEEDS.get(name, ()) if not results[n].ok]
                 started = time.perf_counter()

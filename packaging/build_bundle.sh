@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Build the one-folder PhotoSort bundle (dist/photosort/) and check it, as a user would run it.
+#
+#   packaging/build_bundle.sh            (or: make bundle)
+#
+# 1. creates a build venv (default /tmp/photosort-bundle-venv; BUNDLE_VENV=... to choose) and
+#    installs PhotoSort non-editable with the versions pinned in packaging/requirements-bundle.txt,
+#    PyInstaller included;
+# 2. runs PyInstaller on photosort.spec (nice'd: it shares the machine);
+# 3. reports the bundle's size and its largest parts, and checks no library is missing;
+# 4. runs `dist/photosort/photosort --version` and `--selftest` (with the UMAP map check) from an
+#    empty environment (`env -i`, a minimal PATH, no venv, no PYTHONPATH/PYTHONHOME) and a
+#    throwaway HOME, and checks that an encoder dropped into the user's models folder is found
+#    without rebuilding.
+# Timings of each step are printed at the end.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PYTHON="${PYTHON:-python3}"
+VENV="${BUNDLE_VENV:-/tmp/photosort-bundle-venv}"
+DIST="${BUNDLE_DIST:-$ROOT/dist}"
+WORK="${BUNDLE_WORK:-$ROOT/build/pyinstaller}"
+BUNDLE="$DIST/photosort"
+MAX_MB="${BUNDLE_MAX_MB:-250}"
+NICE="nice -n 10"
+
+cd "$ROOT"
+t0=$(date +%s)
+step() { printf '\n== %s\n' "$*"; }
+
+step "build venv $VENV"
+if [[ ! -x "$VENV/bin/python" ]]; then
+  "$PYTHON" -m venv "$VENV"
+  "$VENV/bin/python" -m pip install --quiet --upgrade pip
+fi
+# Always reinstall PhotoSort itself (non-editable: what users get), pins for everything else.
+$NICE "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+  -c packaging/requirements-bundle.txt pyinstaller .
+$NICE "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --force-reinstall .
+t1=$(date +%s)
+
+step "PyInstaller $("$VENV/bin/pyinstaller" --version) on photosort.spec"
+$NICE "$VENV/bin/pyinstaller" --noconfirm --clean --log-level WARN \
+  --distpath "$DIST" --workpath "$WORK" photosort.spec
+t2=$(date +%s)
+
+step "size"
+size_mb=$(du -sm "$BUNDLE" | cut -f1)
+echo "bundle: $BUNDLE ${size_mb} MB on disk (target <= ${MAX_MB} MB)"
+echo "largest parts:"
+(cd "$BUNDLE/_internal" && du -sm -- * | sort -rn | head -12 | sed 's/^/  /')
+echo "largest files:"
+find "$BUNDLE" -type f -printf '%s %P\n' | sort -rn | head -8 |
+  awk '{printf "  %6.1f MB  %s\n", $1/1048576, $2}'
+
+step "missing libraries"
+missing=$(find "$BUNDLE/_internal" \( -name '*.so' -o -name '*.so.*' \) -print0 |
+  LD_LIBRARY_PATH="$BUNDLE/_internal" xargs -0 ldd 2>/dev/null | grep 'not found' | sort -u || true)
+if [[ -n "$missing" ]]; then
+  echo "$missing"
+  echo "(libraries a user's desktop provides, e.g. GTK for the native file dialog, may be listed)"
+else
+  echo "none"
+fi
+
+step "run from a clean environment"
+home=$(mktemp -d /tmp/photosort-bundle-home.XXXXXX)
+trap 'rm -rf "$home"' EXIT
+clean_env=(env -i "PATH=/usr/bin:/bin" "HOME=$home" "LANG=C.UTF-8")
+"${clean_env[@]}" "$BUNDLE/photosort" --version
+"${clean_env[@]}" "$BUNDLE/photosort" models
+s0=$(date +%s.%N)
+"${clean_env[@]}" "PHOTOSORT_SELFTEST_FULL=1" "$BUNDLE/photosort" --selftest
+s1=$(date +%s.%N)
+
+step "a user encoder, added without rebuilding"
+user_models="$home/.local/share/PhotoSort/models"
+mkdir -p "$user_models"
+"$PYTHON" - models/pixels-8x8.json "$user_models" <<'PY'
+import json, pathlib, shutil, sys
+src, dest = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
+m = json.loads(src.read_text())
+m.update(id="my-encoder", name="My encoder", encoder="my-encoder.onnx", default=False)
+(dest / "my-encoder.json").write_text(json.dumps(m))
+shutil.copy(src.with_suffix(".onnx"), dest / "my-encoder.onnx")
+PY
+"${clean_env[@]}" "$BUNDLE/photosort" models | tee "$home/models.txt"
+grep -q "my-encoder" "$home/models.txt" || { echo "user encoder not found"; exit 1; }
+# The self-test loads, indexes and sorts with every installed encoder: the user's one too.
+s2=$(date +%s.%N)
+"${clean_env[@]}" "$BUNDLE/photosort" --selftest
+s3=$(date +%s.%N)
+t3=$(date +%s)
+
+step "timings"
+echo "venv + install: $((t1 - t0)) s"
+echo "PyInstaller:    $((t2 - t1)) s"
+echo "checks:         $((t3 - t2)) s"
+awk -v a="$s0" -v b="$s1" -v c="$s2" -v d="$s3" 'BEGIN {
+  printf "selftest with UMAP (first compile): %.1f s; plain selftest: %.1f s\n", b - a, d - c }'
+echo "total:          $((t3 - t0)) s"
+if ((size_mb > MAX_MB)); then
+  echo "NOTE: the bundle is ${size_mb} MB, over the ${MAX_MB} MB target (see docs/bundle.md)"
+fi
+echo "bundle OK: $BUNDLE"

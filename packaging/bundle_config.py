@@ -1,0 +1,164 @@
+"""What goes into the PyInstaller bundle and what stays out: used by `photosort.spec`.
+
+Plain Python without PyInstaller imports, so the tests can check it without building anything.
+Paths below are a bundle entry's destination name (`PySide6/Qt/plugins/platforms/libqxcb.so`),
+always with forward slashes.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: Python modules never bundled: PyTorch and the training code (the app never imports them),
+#: the tests, GUI toolkits and Qt modules the app does not load, and optional extras of the
+#: scientific stack that UMAP does not use.
+EXCLUDES: list[str] = [
+    "photosort.training",
+    "photosort.commands.train",
+    "tests",
+    "torch",
+    "torchvision",
+    "onnx",
+    "efficientnet_lite_pytorch",
+    "tkinter",
+    "_tkinter",
+    "turtle",
+    "idlelib",
+    "pydoc_data",
+    "lib2to3",
+    "IPython",
+    "matplotlib",
+    "pandas",
+    "polars",
+    "pyarrow",
+    "dask",
+    "sympy",
+    "PIL.ImageTk",
+    "PIL.ImageQt",
+    "numba.cuda",
+    "llvmlite.tests",
+    "numpy.f2py",
+    "scipy.io.matlab",
+    "sklearn.datasets",
+    "PySide6.scripts",
+    "PySide6.QtNetwork",
+    "PySide6.QtQml",
+    "PySide6.QtQuick",
+    "PySide6.QtQuickControls2",
+    "PySide6.QtQuickWidgets",
+    "PySide6.QtQuick3D",
+    "PySide6.QtWebEngineCore",
+    "PySide6.QtWebEngineWidgets",
+    "PySide6.QtWebChannel",
+    "PySide6.QtWebSockets",
+    "PySide6.Qt3DCore",
+    "PySide6.Qt3DRender",
+    "PySide6.QtMultimedia",
+    "PySide6.QtMultimediaWidgets",
+    "PySide6.QtPdf",
+    "PySide6.QtPdfWidgets",
+    "PySide6.QtSql",
+    "PySide6.QtTest",
+    "PySide6.QtDesigner",
+    "PySide6.QtUiTools",
+    "PySide6.QtHelp",
+    "PySide6.QtPrintSupport",
+    "PySide6.QtOpenGL",
+    "PySide6.QtOpenGLWidgets",
+    "PySide6.QtXml",
+    "PySide6.QtConcurrent",
+    "PySide6.QtStateMachine",
+    "PySide6.QtCharts",
+    "PySide6.QtDataVisualization",
+    "PySide6.QtBluetooth",
+    "PySide6.QtPositioning",
+    "PySide6.QtSerialPort",
+    "PySide6.QtRemoteObjects",
+    "PySide6.QtScxml",
+    "PySide6.QtSensors",
+    "PySide6.QtTextToSpeech",
+    "PySide6.QtSpatialAudio",
+    "PySide6.QtNetworkAuth",
+    "PySide6.QtHttpServer",
+    "PySide6.QtAxContainer",
+]
+
+#: Qt plugins kept, by plugin folder; every other folder and file is left out. `platforms` keeps
+#: X11 (xcb, also used under XWayland), Wayland, and offscreen/minimal for the self-test.
+QT_PLUGINS: dict[str, set[str] | None] = {
+    "platforms": {"libqxcb", "libqwayland", "libqoffscreen", "libqminimal", "qwindows", "qcocoa"},
+    "imageformats": {"libqjpeg", "libqsvg", "libqgif", "libqico", "libqwebp", "qjpeg", "qsvg"},
+    "iconengines": None,  # the SVG icon engine
+    "platformthemes": None,  # native file dialogs (GTK, xdg-desktop-portal)
+    "platforminputcontexts": None,  # compose keys, input methods
+    "xcbglintegrations": None,
+    "wayland-decoration-client": None,
+    "wayland-shell-integration": None,
+    "wayland-graphics-integration-client": None,
+    "styles": None,  # Windows/macOS styles
+}
+
+#: Qt translations: the app is English-only; Qt's own base strings (dialog buttons) are kept.
+QT_TRANSLATIONS_KEPT = re.compile(r"^qtbase_[a-z_A-Z]+\.qm$")
+
+_TEST_DIR = re.compile(r"(^|/)(tests?|testing/tests)/")
+_PYSIDE_TOOLS = re.compile(
+    r"^PySide6/(assistant|designer|linguist|lrelease|lupdate|qml\w*|balsam\w*|"
+    r"svgtoqml|uic|rcc|include|typesystems|glue|examples|doc|metatypes)(/|$)"
+)
+
+
+def read_version(root: Path = ROOT) -> str:
+    """The version in pyproject.toml: the bundle's and the app's."""
+    with open(root / "pyproject.toml", "rb") as fh:
+        return str(tomllib.load(fh)["project"]["version"])
+
+
+def keep_entry(dest: str) -> bool:
+    """Whether a collected file (binary or data) belongs in the bundle."""
+    dest = dest.replace("\\", "/")
+    if _TEST_DIR.search(dest):
+        return False
+    if dest.endswith((".pyi", ".pyx", ".pxd", ".c", ".cpp", ".h", ".hpp")):
+        return False
+    if _PYSIDE_TOOLS.match(dest):
+        return False
+    qt = re.match(r"^PySide6/(?:Qt/|Qt6/)?(plugins|translations|qml|lib)/(.*)$", dest)
+    if qt is None:
+        return True
+    kind, rest = qt.groups()
+    if kind == "qml":
+        return False
+    if kind == "translations":
+        return bool(QT_TRANSLATIONS_KEPT.match(rest.rsplit("/", 1)[-1]))
+    if kind == "plugins":
+        folder, _, name = rest.partition("/")
+        if folder not in QT_PLUGINS:
+            return False
+        allowed = QT_PLUGINS[folder]
+        stem = name.rsplit("/", 1)[-1].split(".", 1)[0]
+        return allowed is None or stem in allowed
+    return not _unused_qt_library(rest)
+
+
+#: Qt shared libraries no kept module or plugin needs (pulled in only by excluded parts).
+_UNUSED_QT_LIBS = re.compile(
+    r"^libQt6(Qml|Quick|WebEngine|3D|Multimedia|Pdf|Designer|Help|Sql|Test|Network|"
+    r"Charts|DataVis|Bluetooth|Positioning|SerialPort|RemoteObjects|Scxml|Sensors|"
+    r"TextToSpeech|SpatialAudio|HttpServer|LabsStyleKit|ShaderTools|VirtualKeyboard|"
+    r"Concurrent|StateMachine|Xml|PrintSupport|UiTools|OpenGLWidgets)"
+)
+
+
+def _unused_qt_library(name: str) -> bool:
+    return bool(_UNUSED_QT_LIBS.match(name))
+
+
+def keep_module(name: str) -> bool:
+    """Whether a pure-Python module belongs in the bundle (test suites do not)."""
+    parts = name.split(".")
+    return not any(p in ("tests", "test", "conftest") for p in parts[1:])

@@ -1,0 +1,170 @@
+"""Packaging: the PyInstaller spec, what it keeps and leaves out, and `pip install .`'s data files.
+
+The bundle build itself (minutes, ~1 GB of build venv) runs only with PHOTOSORT_TEST_BUNDLE=1.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import importlib.util
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SPEC = REPO / "photosort.spec"
+APP_ID = "io.github.photosort.PhotoSort"
+ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
+
+
+def _bundle_config() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "bundle_config", REPO / "packaging" / "bundle_config.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _pyproject() -> dict:
+    with open(REPO / "pyproject.toml", "rb") as fh:
+        return tomllib.load(fh)
+
+
+def test_spec_parses_and_uses_the_pyproject_version() -> None:
+    tree = ast.parse(SPEC.read_text(encoding="utf-8"), filename=str(SPEC))
+    calls = {
+        node.func.id
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+    }
+    assert {"Analysis", "PYZ", "EXE", "COLLECT"} <= calls
+    text = SPEC.read_text(encoding="utf-8")
+    assert "bundle_config.read_version(ROOT)" in text
+    assert "exclude_binaries=True" in text  # one-folder
+    assert _bundle_config().read_version(REPO) == _pyproject()["project"]["version"]
+
+
+def test_spec_ships_models_and_resources_and_excludes_training() -> None:
+    text = SPEC.read_text(encoding="utf-8")
+    assert '(str(ROOT / "models"), "models")' in text
+    assert '(str(ROOT / "resources"), "resources")' in text
+    excludes = set(_bundle_config().EXCLUDES)
+    assert {"torch", "photosort.training", "tests", "tkinter"} <= excludes
+    assert {"PySide6.QtWebEngineCore", "PySide6.QtQml", "PySide6.QtQuick"} <= excludes
+    assert {"PySide6.QtMultimedia", "PySide6.QtPdf", "PySide6.Qt3DCore"} <= excludes
+
+
+def test_read_version_reads_the_given_pyproject(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\nversion = "9.8.7"\n')
+    assert _bundle_config().read_version(tmp_path) == "9.8.7"
+
+
+@pytest.mark.parametrize(
+    ("dest", "kept"),
+    [
+        ("PySide6/Qt/plugins/platforms/libqxcb.so", True),
+        ("PySide6/Qt/plugins/platforms/libqoffscreen.so", True),
+        ("PySide6/Qt/plugins/platforms/libqvnc.so", False),
+        ("PySide6/Qt/plugins/platforms/libqeglfs.so", False),
+        ("PySide6/Qt/plugins/imageformats/libqjpeg.so", True),
+        ("PySide6/Qt/plugins/imageformats/libqsvg.so", True),
+        ("PySide6/Qt/plugins/imageformats/libqpdf.so", False),
+        ("PySide6/Qt/plugins/iconengines/libqsvgicon.so", True),
+        ("PySide6/Qt/plugins/sqldrivers/libqsqlite.so", False),
+        ("PySide6/Qt/plugins/qmltooling/libqmldbg_debugger.so", False),
+        ("PySide6/Qt/plugins/tls/libqopensslbackend.so", False),
+        ("PySide6/Qt/translations/qtbase_de.qm", True),
+        ("PySide6/Qt/translations/qtwebengine_de.qm", False),
+        ("PySide6/Qt/translations/assistant_de.qm", False),
+        ("PySide6/Qt/qml/QtQuick/Controls/qmldir", False),
+        ("PySide6/Qt/lib/libQt6Widgets.so.6", True),
+        ("PySide6/Qt/lib/libQt6Svg.so.6", True),
+        ("PySide6/Qt/lib/libQt6Quick.so.6", False),
+        ("PySide6/Qt/lib/libQt6Pdf.so.6", False),
+        ("PySide6/Qt/lib/libQt6Network.so.6", False),
+        ("numpy/_core/tests/data/umath-validation-set-README.txt", False),
+        ("scipy/special/tests/data/boost.npz", False),
+        ("llvmlite/binding/libllvmlite.so", True),
+        ("onnxruntime/capi/libonnxruntime.so.1", True),
+        ("models/pixels-8x8.onnx", True),
+        ("resources/icons/photosort.svg", True),
+    ],
+)
+def test_keep_entry(dest: str, kept: bool) -> None:
+    assert _bundle_config().keep_entry(dest) is kept
+
+
+def test_keep_module_drops_test_suites_only() -> None:
+    keep = _bundle_config().keep_module
+    assert keep("numpy.testing")
+    assert keep("sklearn.utils._testing")
+    assert keep("umap.umap_")
+    assert not keep("numpy._core.tests.test_umath")
+    assert not keep("scipy.sparse.tests")
+
+
+def _data_files() -> dict[str, list[str]]:
+    return _pyproject()["tool"]["setuptools"]["data-files"]
+
+
+def test_data_files_install_the_launcher_icons_and_metainfo() -> None:
+    data = _data_files()
+    assert data["share/applications"] == [f"resources/{APP_ID}.desktop"]
+    assert data["share/metainfo"] == [f"resources/{APP_ID}.metainfo.xml"]
+    for size in ICON_SIZES:
+        target = f"share/icons/hicolor/{size}x{size}/apps"
+        source = f"resources/icons/hicolor/{size}x{size}/apps/{APP_ID}.png"
+        assert data[target] == [source]
+        assert (REPO / source).is_file()
+    desktop = configparser.ConfigParser(interpolation=None)
+    desktop.read(REPO / "resources" / f"{APP_ID}.desktop")
+    assert desktop["Desktop Entry"]["Icon"] == APP_ID
+    assert desktop["Desktop Entry"]["Exec"].split()[0] in _pyproject()["project"]["gui-scripts"]
+
+
+def test_data_files_cover_every_shipped_model_and_resource() -> None:
+    """Every file the app looks up under models/ and resources/ is installed under
+    share/photosort with the same relative path (photosort/paths.py looks there)."""
+    installed: set[str] = set()
+    for target, patterns in _data_files().items():
+        if not target.startswith("share/photosort/"):
+            continue
+        for pattern in patterns:
+            for path in REPO.glob(pattern):
+                rel = path.relative_to(REPO).as_posix()
+                assert target == "share/photosort/" + rel.rsplit("/", 1)[0], (target, rel)
+                installed.add(rel)
+    expected = {
+        p.relative_to(REPO).as_posix()
+        for folder in ("models", "resources/icons", "resources/samples")
+        for p in (REPO / folder).rglob("*")
+        if p.is_file()
+    }
+    assert expected <= installed, sorted(expected - installed)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(
+    os.environ.get("PHOTOSORT_TEST_BUNDLE") != "1",
+    reason="builds the PyInstaller bundle (minutes); set PHOTOSORT_TEST_BUNDLE=1",
+)
+def test_build_the_bundle_and_selftest_it() -> None:
+    proc = subprocess.run(
+        ["bash", str(REPO / "packaging" / "build_bundle.sh")],
+        cwd=REPO,
+        env={**os.environ, "PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "self-test passed" in proc.stdout
+    assert "bundle OK" in proc.stdout

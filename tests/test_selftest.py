@@ -1,0 +1,109 @@
+"""`photosort --selftest` (photosort.selftest.run_selftest) passes and prints every check."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from photosort import selftest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def _clean_env(home: Path) -> dict[str, str]:
+    """A child environment whose every user folder is a temporary one."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PHOTOSORT_", "XDG_"))}
+    env.update(
+        HOME=str(home),
+        XDG_DATA_HOME=str(home / "data"),
+        XDG_CACHE_HOME=str(home / "cache"),
+        XDG_CONFIG_HOME=str(home / "config"),
+        QT_QPA_PLATFORM="offscreen",
+    )
+    env.pop(selftest.FULL_ENV, None)
+    return env
+
+
+def _run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args],
+        env=_clean_env(home),
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def test_run_selftest_in_a_subprocess_passes_and_prints_every_check(tmp_path: Path) -> None:
+    code = "import sys; from photosort.selftest import run_selftest; sys.exit(run_selftest())"
+    proc = _run(["-c", code], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    for name in selftest.CHECKS:
+        assert any(line.startswith(f"OK   {name} ") for line in lines), (name, proc.stdout)
+    assert "FAIL" not in proc.stdout
+    assert "self-test passed" in proc.stdout
+    # Nothing of the "user's" was written: no database, settings or data folder.
+    assert not (tmp_path / "data").exists()
+    assert not list(tmp_path.rglob("*.sqlite3"))
+    assert not list(tmp_path.rglob("*.ini")) and not list(tmp_path.rglob("*.conf"))
+
+
+def test_cli_selftest_flag_and_python_m(tmp_path: Path) -> None:
+    proc = _run(["-m", "photosort", "--selftest"], tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "OK   window" in proc.stdout
+    version = _run(["-m", "photosort", "--version"], tmp_path)
+    assert version.returncode == 0
+    assert version.stdout.startswith("PhotoSort ")
+
+
+def test_a_failing_check_is_reported_and_fails_the_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A broken step prints FAIL, the checks that need it say why they did not run, the others
+    still run, and the exit status is 1."""
+
+    def broken(ctx: selftest.Context) -> str:
+        raise RuntimeError("no encoder for you")
+
+    monkeypatch.setitem(selftest.CHECK_FUNCTIONS, "encoders", broken)
+    monkeypatch.setitem(selftest.CHECK_FUNCTIONS, "qt", lambda ctx: "skipped in this test")
+    monkeypatch.setitem(selftest.CHECK_FUNCTIONS, "window", lambda ctx: "skipped in this test")
+    out = io.StringIO()
+    assert selftest.run_selftest(out=out, full=False, isolate_qt_settings=False) == 1
+    text = out.getvalue()
+    assert "FAIL encoders  RuntimeError: no encoder for you" in text
+    assert "FAIL index     not run: encoders failed" in text
+    assert "FAIL sort      not run: index failed" in text
+    assert "OK   paths" in text and "OK   photos" in text
+    assert "self-test FAILED" in text
+
+
+def test_missing_ui_fails_only_the_window_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    real_import = selftest.importlib.import_module
+
+    def no_ui(name: str, package: str | None = None):
+        if name == "photosort.ui.app":
+            raise ModuleNotFoundError("No module named 'photosort.ui.app'", name=name)
+        return real_import(name, package)
+
+    monkeypatch.setattr(selftest.importlib, "import_module", no_ui)
+    monkeypatch.setitem(selftest.CHECK_FUNCTIONS, "qt", lambda ctx: "skipped in this test")
+    out = io.StringIO()
+    assert selftest.run_selftest(out=out, full=False, isolate_qt_settings=False) == 1
+    text = out.getvalue()
+    assert "FAIL window" in text and "ModuleNotFoundError" in text
+    for name in ("paths", "encoders", "photos", "index", "sort"):
+        assert f"OK   {name}" in text, text
+
+
+def test_the_isolation_is_undone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PHOTOSORT_DB", str(tmp_path / "mine.sqlite3"))
+    with selftest._isolated(tmp_path / "t", qt_settings=False):
+        assert os.environ["PHOTOSORT_DB"] != str(tmp_path / "mine.sqlite3")
+    assert os.environ["PHOTOSORT_DB"] == str(tmp_path / "mine.sqlite3")
