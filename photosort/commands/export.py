@@ -14,7 +14,8 @@ HELP = "copy a folder's photos, renamed in similarity order, to another folder"
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder")
-    ranking.add_like_option(parser)
+    ranking.add_like_option(parser, required=False)
+    ranking.add_arrange_option(parser)
     parser.add_argument("--to", required=True, metavar="DEST", help="target folder")
     parser.add_argument(
         "--pattern",
@@ -33,10 +34,10 @@ def run(args: argparse.Namespace) -> int:
     from photosort.core.export import validate_pattern
 
     validate_pattern(args.pattern)  # fail before indexing anything
-    index, rows, result = ranking.ranking_for(args)
+    index, rows, distances = ranking.order_for(args)
     if args.limit is not None:
         rows = rows[: max(args.limit, 0)]
-    items = [ExportItem(index.paths[r], float(result.distances[r])) for r in rows]
+    items = [ExportItem(index.paths[r], float(distances[r])) for r in rows]
     plan = plan_export(items, args.to, args.pattern)
     if args.dry_run:
         for p in plan:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
+import numpy as np
+
 from photosort.commands import common
 from photosort.core.errors import PhotoSortError
 from photosort.core.files import display_path, is_photo_name
@@ -18,6 +20,16 @@ def add_like_option(parser: argparse.ArgumentParser, required: bool = True) -> N
         action="append",
         required=required,
         help="reference photo; repeat for several (their combined similarity)",
+    )
+
+
+def add_arrange_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--arrange",
+        action="store_true",
+        help="order the whole folder so that each photo looks like the next (no reference "
+        "needed; with --like, start from the photo most like it); the distance shown is then "
+        "the distance to the previous photo",
     )
 
 
@@ -77,3 +89,34 @@ def ranking_for(args: argparse.Namespace) -> tuple[LatentIndex, list[int], Ranki
     hidden = {index.row_of(p) for p in outside}
     rows = [int(r) for r in ranking.order if int(r) not in hidden]
     return index, rows, ranking
+
+
+def order_for(args: argparse.Namespace) -> tuple[LatentIndex, list[int], np.ndarray]:
+    """Rows in the order asked for (--like ranking or --arrange) and a distance per row."""
+    if getattr(args, "arrange", False):
+        return arranged_for(args)
+    if not args.like:
+        raise PhotoSortError("give a reference photo with --like IMAGE, or --arrange")
+    index, rows, result = ranking_for(args)
+    return index, rows, result.distances
+
+
+def arranged_for(args: argparse.Namespace) -> tuple[LatentIndex, list[int], np.ndarray]:
+    """Every photo of the folder once, similar ones next to each other.
+
+    distances[row] is the distance from that photo to the one before it (0 for the first).
+    """
+    from photosort.core.arrange import arrange, step_distances
+
+    common.require_folder(args.folder)
+    refs = check_references(args.like or [])
+    index, outside = indexed_folder(args, refs)
+    inside = len(index) - len(outside)  # references from outside the folder come last
+    start = None
+    if refs:
+        start = next(int(r) for r in index.rank_like(refs).order if int(r) < inside)
+    vectors = index.vectors[:inside]
+    order = arrange(vectors, index.metric, start=start)
+    distances = np.zeros(len(index), np.float32)
+    distances[order] = step_distances(vectors, index.metric, order)
+    return index, [int(r) for r in order], distances

@@ -9,12 +9,16 @@ from photosort.commands import common, ranking
 from photosort.core.files import display_path
 
 NAME = "sort"
-HELP = "rank a folder's photos by similarity to one or more reference photos"
+HELP = (
+    "rank a folder's photos by similarity to one or more reference photos, "
+    "or --arrange the whole folder"
+)
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder")
-    ranking.add_like_option(parser)
+    ranking.add_like_option(parser, required=False)
+    ranking.add_arrange_option(parser)
     parser.add_argument("--limit", type=int, metavar="N", help="print only the first N")
     parser.add_argument("--json", action="store_true", help="print a JSON array")
     common.add_model_option(parser)
@@ -23,16 +27,16 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    index, rows, result = ranking.ranking_for(args)
+    index, rows, distances = ranking.order_for(args)
     if args.limit is not None:
         rows = rows[: max(args.limit, 0)]
     if args.json:
         out = [
-            {"path": display_path(index.paths[r]), "distance": round(float(result.distances[r]), 6)}
+            {"path": display_path(index.paths[r]), "distance": round(float(distances[r]), 6)}
             for r in rows
         ]
         print(json.dumps(out, ensure_ascii=False, indent=1))
     else:
         for r in rows:
-            print(f"{float(result.distances[r]):.4f}\t{display_path(index.paths[r])}")
+            print(f"{float(distances[r]):.4f}\t{display_path(index.paths[r])}")
     return 0

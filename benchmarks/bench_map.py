@@ -1,0 +1,169 @@
+"""Map time for 10,000 clustered 64-d vectors: PhotoSort's map against umap-learn defaults.
+
+Each case runs in a fresh process so that "cold" really starts with an empty numba cache:
+
+- cold:   new process, empty numba cache (JIT compilation included), import included
+- warm:   new process, numba cache filled by the cold run (an app restart)
+- again:  same process, second fit of another folder (JIT already in memory)
+- cached: same process, same folder reopened (coordinates read from the store)
+- update: same process, 100 photos added (placed with the stored model's transform)
+
+Quality is printed next to time: the share of each point's 10 nearest neighbours in latent
+space that are also among its 10 nearest on the map, and how often a point's nearest map
+neighbour comes from the same cluster (both on a 2,000-point sample).
+
+    python benchmarks/bench_map.py [--n 10000] [--dim 64] [--skip-defaults]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+
+def clustered(n: int, dim: int, clusters: int = 20, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(clusters, dim)) * 3.0
+    labels = rng.integers(0, clusters, n)
+    spread = rng.uniform(0.6, 1.4, clusters)[labels, None]
+    x = centres[labels] + rng.normal(size=(n, dim)) * spread
+    return x.astype(np.float32), labels
+
+
+def quality(x: np.ndarray, labels: np.ndarray, emb: np.ndarray, sample: int = 2000) -> dict:
+    rng = np.random.default_rng(1)
+    rows = rng.choice(len(x), size=min(sample, len(x)), replace=False)
+
+    def knn(data: np.ndarray, k: int) -> np.ndarray:
+        sq = np.einsum("ij,ij->i", data, data)
+        d = sq[rows, None] + sq[None, :] - 2.0 * data[rows] @ data.T
+        d[np.arange(len(rows)), rows] = np.inf
+        return np.argpartition(d, k, axis=1)[:, :k]
+
+    a = knn(x.astype(np.float64), 10)
+    b = knn(emb.astype(np.float64), 10)
+    kept = np.mean([len(set(a[i]) & set(b[i])) / 10 for i in range(len(rows))])
+    b1 = knn(emb.astype(np.float64), 1)[:, 0]
+    same = float(np.mean(labels[b1] == labels[rows]))
+    return {"knn10": float(kept), "cluster": same}
+
+
+def child(mode: str, n: int, dim: int, db: str) -> dict:
+    t0 = time.perf_counter()
+    x, labels = clustered(n, dim)
+    out: dict = {}
+    if mode == "defaults":
+        import umap
+
+        t_import = time.perf_counter()
+        emb = umap.UMAP().fit_transform(x)
+        t1 = time.perf_counter()
+        out["cold"] = t1 - t0
+        out["cold_import"] = t_import - t0
+        out["quality"] = quality(x, labels, emb)
+        emb = umap.UMAP().fit_transform(x + 0.0)
+        out["again"] = time.perf_counter() - t1
+        return out
+
+    from photosort.core.projection import compute_map, pca_layout
+    from photosort.core.store import Store
+
+    store = Store(db)
+    paths = [f"/photos/a/{i:06d}.jpg" for i in range(n)]
+    t_pca = time.perf_counter()
+    pca_layout(x)
+    out["pca"] = time.perf_counter() - t_pca
+    layout = compute_map(store, "bench", paths, x, "euclidean", scope="/photos/a")
+    out["first"] = time.perf_counter() - t0  # includes imports, JIT or numba cache loading
+    out["quality"] = quality(x, labels, layout.coords)
+    assert layout.fitted
+    if mode == "cold":  # the remaining cases need compiled kernels; measure them once
+        t = time.perf_counter()
+        paths_b = [f"/photos/b/{i:06d}.jpg" for i in range(n)]
+        compute_map(store, "bench", paths_b, x, "euclidean", scope="/photos/b")
+        out["again"] = time.perf_counter() - t
+        t = time.perf_counter()
+        again = compute_map(store, "bench", paths, x, "euclidean", scope="/photos/a")
+        out["cached"] = time.perf_counter() - t
+        assert again.from_cache and not again.fitted
+        extra, _ = clustered(100, dim, seed=7)
+        t = time.perf_counter()
+        more = compute_map(
+            store,
+            "bench",
+            paths + [f"/photos/a/new{i:03d}.jpg" for i in range(100)],
+            np.concatenate([x, extra]),
+            "euclidean",
+            scope="/photos/a",
+        )
+        out["update"] = time.perf_counter() - t
+        assert more.placed == 100 and not more.fitted
+    store.close()
+    return out
+
+
+def run_child(mode: str, n: int, dim: int, cache: str, db: str) -> dict:
+    env = dict(os.environ, NUMBA_CACHE_DIR=cache)
+    cmd = [sys.executable, __file__, "--child", mode, "--n", str(n), "--dim", str(dim), "--db", db]
+    res = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        raise SystemExit(f"{mode} failed:\n{res.stderr[-3000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--n", type=int, default=10_000)
+    ap.add_argument("--dim", type=int, default=64)
+    ap.add_argument("--child")
+    ap.add_argument("--db")
+    ap.add_argument("--skip-defaults", action="store_true")
+    args = ap.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.n, args.dim, args.db)))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        ours_cache, theirs_cache = os.path.join(tmp, "nb-ours"), os.path.join(tmp, "nb-umap")
+        cold = run_child("cold", args.n, args.dim, ours_cache, os.path.join(tmp, "a.db"))
+        warm = run_child("warm", args.n, args.dim, ours_cache, os.path.join(tmp, "b.db"))
+        theirs = None
+        if not args.skip_defaults:
+            theirs = run_child("defaults", args.n, args.dim, theirs_cache, "")
+    print(f"Map of {args.n:,} clustered {args.dim}-d vectors, {os.cpu_count()} CPU cores")
+    print(f"{'case':<44}{'PhotoSort':>12}{'umap defaults':>15}{'ratio':>8}")
+
+    def row(label: str, ours: float | None, ref: float | None) -> None:
+        o = f"{ours:.2f} s" if ours is not None else "-"
+        r = f"{ref:.2f} s" if ref is not None else "-"
+        ratio = f"{ref / ours:.1f}x" if ours and ref else ""
+        print(f"{label:<44}{o:>12}{r:>15}{ratio:>8}")
+
+    row("PCA preview on screen", cold["pca"], None)
+    row("cold: new process, empty numba cache", cold["first"], theirs and theirs["cold"])
+    row("warm: new process, numba cache filled", warm["first"], None)
+    row("again: same process, another folder", cold["again"], theirs and theirs["again"])
+    row("cached: folder reopened", cold["cached"], None)
+    row("update: 100 photos added (transform)", cold["update"], None)
+    q = cold["quality"]
+    print(
+        f"quality (PhotoSort): 10-NN kept {q['knn10']:.3f}, "
+        f"nearest map neighbour in same cluster {q['cluster']:.3f}"
+    )
+    if theirs:
+        q = theirs["quality"]
+        print(
+            f"quality (umap defaults): 10-NN kept {q['knn10']:.3f}, "
+            f"nearest map neighbour in same cluster {q['cluster']:.3f}"
+        )
+        print(f"(umap defaults cold includes {theirs['cold_import']:.1f} s to import umap)")
+
+
+if __name__ == "__main__":
+    main()

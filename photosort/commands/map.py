@@ -1,0 +1,130 @@
+"""`photosort map FOLDER --out map.png`: the folder's similarity map as an image.
+
+Every photo is a dot at its place on the map (see photosort.core.projection); on top, a
+thumbnail for one photo per cell of a thumbnail-sized grid (the one nearest the cell's centre),
+so the image shows what each region holds without thumbnails piling up. Pillow only, no Qt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from photosort.commands import common
+
+NAME = "map"
+HELP = "render a folder's similarity map (UMAP of the latents) with thumbnails to an image"
+
+BACKGROUND = (32, 33, 36)
+DOT = (138, 180, 248)
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("folder")
+    parser.add_argument("--out", required=True, metavar="FILE.png", help="image to write")
+    parser.add_argument(
+        "--size", type=int, default=2400, metavar="PX", help="image side (default: 2400)"
+    )
+    parser.add_argument(
+        "--thumb", type=int, default=96, metavar="PX", help="thumbnail side (default: 96)"
+    )
+    parser.add_argument(
+        "--quick", action="store_true", help="PCA layout only (instant, coarser than UMAP)"
+    )
+    common.add_model_option(parser)
+    common.add_threads_option(parser)
+    common.add_db_option(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    from photosort.core.errors import PhotoSortError
+    from photosort.core.files import display_path
+    from photosort.core.projection import compute_map
+
+    if args.size < 64 or args.thumb < 8 or args.thumb * 2 > args.size:
+        raise PhotoSortError("--size must be at least 64 and twice --thumb; --thumb at least 8")
+    folder = common.require_folder(args.folder)
+    encoder = common.open_encoder(args)
+    with common.open_store(args) as store:
+        report = common.index_folder(store, encoder, folder)
+        paths, vectors = store.latents_under(folder, encoder.info.id)
+        bar = common.TerminalProgress("Mapping")
+        try:
+            layout = compute_map(
+                store,
+                encoder.info.id,
+                paths,
+                vectors,
+                encoder.info.metric,
+                scope=folder,
+                refine=not args.quick,
+                progress=bar,
+            )
+        finally:
+            bar.close()
+    common.print_skipped(report, limit=5)
+    shown = render_map(layout.paths, layout.coords, args.out, args.size, args.thumb)
+    print(
+        f"map of {len(layout)} photos ({layout.method}, {shown} thumbnails) written to "
+        f"{display_path(args.out)}"
+    )
+    return 0
+
+
+def pick_thumbnails(xy, cell: float) -> list[int]:
+    """One row per occupied grid cell: the point nearest the centre of its cell."""
+    best: dict[tuple[int, int], tuple[float, int]] = {}
+    for i, (x, y) in enumerate(xy):
+        cx, cy = int(x // cell), int(y // cell)
+        d = (x - (cx + 0.5) * cell) ** 2 + (y - (cy + 0.5) * cell) ** 2
+        if (cx, cy) not in best or d < best[(cx, cy)][0]:
+            best[(cx, cy)] = (d, i)
+    return sorted(i for _, i in best.values())
+
+
+def render_map(paths: list[str], coords, out: str, size: int, thumb: int) -> int:
+    """Draw the map to `out` (format from the extension); returns how many thumbnails."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from photosort.core.decode import make_thumbnail
+    from photosort.core.errors import PhotoSortError
+
+    margin = thumb // 2 + 4
+    xy = np.asarray(coords, dtype=np.float64) * (size - 2 * margin) + margin
+    canvas = Image.new("RGB", (size, size), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    r = max(1.5, size / 800)
+    for x, y in xy:
+        draw.ellipse((x - r, y - r, x + r, y + r), fill=DOT)
+    chosen = pick_thumbnails(xy, float(thumb))
+
+    def load(i: int):
+        try:
+            return i, make_thumbnail(paths[i], thumb - 2)
+        except Exception:  # an unreadable photo keeps its dot
+            return i, None
+
+    shown = 0
+    with ThreadPoolExecutor(max_workers=min(8, (os.cpu_count() or 2) * 2)) as pool:
+        for i, img in pool.map(load, chosen):
+            if img is None:
+                continue
+            w, h = img.size
+            x0, y0 = int(xy[i, 0] - w / 2), int(xy[i, 1] - h / 2)
+            draw.rectangle((x0 - 1, y0 - 1, x0 + w, y0 + h), fill=(240, 240, 240))
+            canvas.paste(img, (x0, y0))
+            shown += 1
+    target = os.path.abspath(out)
+    stem, ext = os.path.splitext(target)
+    tmp = f"{stem}.partial{ext or '.png'}"
+    try:
+        canvas.save(tmp, format=None if ext else "PNG")
+        os.replace(tmp, target)
+    except (OSError, ValueError, KeyError) as exc:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise PhotoSortError(f"cannot write {out}: {exc}") from None
+    return shown
