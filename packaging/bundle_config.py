@@ -7,7 +7,10 @@ always with forward slashes.
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 
@@ -162,3 +165,47 @@ def keep_module(name: str) -> bool:
     """Whether a pure-Python module belongs in the bundle (test suites do not)."""
     parts = name.split(".")
     return not any(p in ("tests", "test", "conftest") for p in parts[1:])
+
+
+def should_strip(dest: str, src: str) -> bool:
+    """Strip a binary's symbol table only where it is safe.
+
+    PyInstaller's own `strip=True` strips everything and breaks the libraries that auditwheel
+    relocated with patchelf (`numpy.libs/libscipy_openblas64_...so: ELF load command
+    address/offset not page-aligned`), so those, and modules whose RPATH points at them, are
+    left alone. In practice this strips libllvmlite.so (170 -> 152 MB) and a few others.
+    """
+    dest = dest.replace("\\", "/")
+    if re.search(r"\.libs/", dest) or not os.path.isfile(src):
+        return False
+    with open(src, "rb") as fh:
+        if fh.read(4) != b"\x7fELF":
+            return False
+    try:
+        sections = subprocess.run(
+            ["readelf", "-S", "-d", src], capture_output=True, text=True, check=True
+        ).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return False
+    if ".symtab" not in sections:
+        return False  # already stripped
+    return not re.search(r"\((?:RPATH|RUNPATH)\)[^\n]*\.libs", sections)
+
+
+def strip_binaries(
+    binaries: list[tuple[str, str, str]], workdir: Path
+) -> list[tuple[str, str, str]]:
+    """`binaries` with stripped copies (made under `workdir`) of what `should_strip` allows."""
+    if shutil.which("strip") is None or shutil.which("readelf") is None:
+        return list(binaries)
+    out = []
+    for dest, src, kind in binaries:
+        if should_strip(dest, src):
+            target = workdir / dest
+            if not target.exists() or target.stat().st_mtime < os.stat(src).st_mtime:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, target)
+                subprocess.run(["strip", "--strip-unneeded", str(target)], check=True)
+            src = str(target)
+        out.append((dest, src, kind))
+    return out

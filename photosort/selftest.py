@@ -77,7 +77,8 @@ def _make_image(seed: int, size: tuple[int, int] = (160, 120)) -> Any:
 
 
 def _generate_photos(folder: Path) -> tuple[str, str, list[str]]:
-    """Ten distinct photos (JPEG, PNG, HEIC) and a resized, re-compressed copy of the first."""
+    """Distinct photos (JPEG, PNG, HEIC) and a resized, re-compressed copy of the first: enough
+    of them (18) for the map to use UMAP rather than its small-folder PCA layout."""
     folder.mkdir(parents=True)
     written: list[str] = []
     reference = _make_image(0)
@@ -86,18 +87,18 @@ def _generate_photos(folder: Path) -> tuple[str, str, list[str]]:
     copy_path = folder / "b-near-copy.jpg"
     reference.resize((128, 96)).save(copy_path, quality=70)
     written += [str(ref_path), str(copy_path)]
-    for i in range(1, 10):
+    for i in range(1, 15):
         path = folder / f"other-{i:02d}.jpg"
         _make_image(i).save(path, quality=90)
         written.append(str(path))
-    _make_image(10).save(folder / "other-10.png")
-    written.append(str(folder / "other-10.png"))
+    _make_image(15).save(folder / "other-15.png")
+    written.append(str(folder / "other-15.png"))
     try:
         import pillow_heif
 
         pillow_heif.register_heif_opener()
-        _make_image(11).save(folder / "other-11.heic", quality=90)
-        written.append(str(folder / "other-11.heic"))
+        _make_image(16).save(folder / "other-16.heic", quality=90)
+        written.append(str(folder / "other-16.heic"))
     except Exception:  # noqa: BLE001 - HEIC is optional: report the others
         pass
     return str(ref_path), str(copy_path), written
@@ -277,18 +278,33 @@ def _wait_for_photos(window: Any, count: int) -> str:
 
 
 def check_map(ctx: Context) -> str:
-    import umap
-
+    """The similarity map as the app makes it (photosort.core.projection), UMAP included."""
     from photosort.core.store import Store
 
     info = ctx.registry.models()[0]
     with contextlib.closing(Store(ctx.db)) as store:
-        _paths, vectors = store.latents_under(ctx.photos, info.id)
-    reducer = umap.UMAP(n_neighbors=4, n_components=2, n_epochs=50, random_state=0)
-    xy = reducer.fit_transform(vectors)
+        paths, vectors = store.latents_under(ctx.photos, info.id)
+        try:
+            projection = importlib.import_module("photosort.core.projection")
+        except ModuleNotFoundError as exc:
+            if exc.name != "photosort.core.projection":
+                raise
+            projection = None
+        if projection is not None:
+            layout = projection.compute_map(store, info.id, paths, vectors, info.metric)
+            xy, method = np.asarray(layout.coords), layout.method
+        else:
+            import umap
+
+            reducer = umap.UMAP(n_neighbors=4, n_epochs=50, random_state=0)
+            xy, method = reducer.fit_transform(vectors), "umap"
+    if method != "umap":
+        raise CheckFailed(f"the map fell back to {method!r} instead of UMAP")
     if xy.shape != (len(vectors), 2) or not np.isfinite(xy).all():
-        raise CheckFailed(f"UMAP gave {xy.shape}")
-    return f"UMAP {umap.__version__} placed {len(vectors)} photos on a 2-D map"
+        raise CheckFailed(f"the map has shape {xy.shape} or non-finite coordinates")
+    import umap
+
+    return f"UMAP {umap.__version__} placed {len(vectors)} photos on the 2-D map"
 
 
 CHECK_FUNCTIONS: dict[str, Callable[[Context], str]] = {

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Time from launching PhotoSort to its main window being mapped on an X display.
+#
+#   packaging/measure_startup.sh [COMMAND...]      (default: dist/photosort/photosort)
+#
+# Runs the app RUNS times (default 5) under Xvfb (started here unless DISPLAY is set; needs
+# `apt-get install xvfb xdotool`), in a clean environment with a throwaway HOME, and prints each
+# time and the median. The first run includes a cold file cache only if the caches were dropped.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+RUNS="${RUNS:-5}"
+if (($# == 0)); then
+  set -- "$ROOT/dist/photosort/photosort"
+fi
+command -v xdotool >/dev/null || { echo "needs xdotool (apt-get install xdotool)"; exit 2; }
+
+xvfb_pid=""
+cleanup() { [[ -n "$xvfb_pid" ]] && kill "$xvfb_pid" 2>/dev/null || true; rm -rf "${home:-}"; }
+trap cleanup EXIT
+if [[ -z "${DISPLAY:-}" ]]; then
+  command -v Xvfb >/dev/null || { echo "needs Xvfb (apt-get install xvfb)"; exit 2; }
+  export DISPLAY=":87"
+  Xvfb "$DISPLAY" -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
+  xvfb_pid=$!
+  for _ in $(seq 50); do xdotool getdisplaygeometry >/dev/null 2>&1 && break; sleep 0.1; done
+fi
+
+home=$(mktemp -d /tmp/photosort-startup-home.XXXXXX)
+times=()
+for i in $(seq "$RUNS"); do
+  start=$(date +%s.%N)
+  env -i "PATH=/usr/bin:/bin" "HOME=$home" "LANG=C.UTF-8" "DISPLAY=$DISPLAY" \
+    "QT_QPA_PLATFORM=xcb" "$@" >/dev/null 2>"$home/stderr.txt" &
+  app=$!
+  if ! timeout 30 xdotool search --sync --onlyvisible --pid "$app" --name PhotoSort >/dev/null; then
+    echo "run $i: no window within 30 s"; cat "$home/stderr.txt"; kill "$app" 2>/dev/null; exit 1
+  fi
+  end=$(date +%s.%N)
+  kill "$app" 2>/dev/null || true
+  wait "$app" 2>/dev/null || true
+  t=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
+  times+=("$t")
+  echo "run $i: window shown after $t s"
+done
+printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "median: %.2f s over %d runs\n", a[int((NR + 1) / 2)], NR }'
