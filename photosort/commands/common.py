@@ -33,7 +33,7 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
 
 
 def open_store(args: argparse.Namespace) -> Store:
-    store = Store(paths.default_db_path(getattr(args, "db", None)))
+    store = Store(paths.default_db_path(getattr(args, "db", None)), check=True)
     if store.set_aside is not None:
         warn(f"the database was damaged; it was kept as {store.set_aside} and a new one started")
     return store

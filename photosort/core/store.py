@@ -150,7 +150,9 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
 class Store:
     """A PhotoSort database file. Create one per thread."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], check: bool = False) -> None:
+        """`check=True` also reads every page (PRAGMA quick_check) and sets a file whose pages
+        are damaged aside like one whose header is; the command line does this once per run."""
         self.path = Path(path)
         #: Where a damaged database was moved before a fresh one was started, if that happened.
         self.set_aside: Path | None = None
@@ -171,6 +173,21 @@ class Store:
                 self._conn = self._open()
             except sqlite3.Error as exc2:
                 raise StoreError(f"cannot open the database {self.path}: {exc2}") from None
+        if check and self.set_aside is None and not self._healthy():
+            self._conn.close()
+            self.set_aside = self._move_aside()
+            try:
+                self._conn = self._open()
+            except sqlite3.Error as exc2:
+                raise StoreError(f"cannot open the database {self.path}: {exc2}") from None
+
+    def _healthy(self) -> bool:
+        try:
+            return self._conn.execute("PRAGMA quick_check(1)").fetchone()[0] == "ok"
+        except sqlite3.DatabaseError as exc:
+            if _looks_damaged(exc):
+                return False
+            raise StoreError(f"cannot read the database {self.path}: {exc}") from None
 
     def _open(self) -> sqlite3.Connection:
         conn = connect(self.path)
