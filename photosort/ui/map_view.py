@@ -71,9 +71,9 @@ log = logging.getLogger("photosort.ui.map")
 #: Scene units across the map (coordinates in the unit square are scaled to this).
 SCENE = 1000.0
 MARGIN = 40.0
-#: Thumbnail side in scene units: about 50 thumbnails across the whole map.
-THUMB_SCENE = SCENE / 50
-MIN_THUMB = 40  # px: below this the map shows dots only
+#: Thumbnail side in scene units: about 40 thumbnails across the whole map.
+THUMB_SCENE = SCENE / 40
+MIN_THUMB = 28  # px: below this the map shows dots only
 MAX_THUMB = 160  # px
 THUMB_LOAD_SIDE = 160  # px decoded; drawn scaled
 THUMB_CACHE = 3000  # pixmaps kept in memory
@@ -718,12 +718,14 @@ class MapView(QWidget):
         self, painter: QPainter, dev: np.ndarray, vis: np.ndarray, side: float
     ) -> None:
         picked = vis[pick_cells(dev[vis, 0], dev[vis, 1], side)]
-        # Highlighted and selected photos always get their thumbnail, on top.
-        extra = np.concatenate(
-            [np.flatnonzero(self._selected), self._neighbours, self._references]
-        ).astype(np.int64)
-        extra = np.intersect1d(extra, vis)
-        rows = np.concatenate([np.setdiff1d(picked, extra), extra])
+        # Highlighted and selected photos always get their thumbnail, on top: references last.
+        on_screen = np.zeros(len(self._paths), bool)
+        on_screen[vis] = True
+        extra: list[int] = []
+        for group in (np.flatnonzero(self._selected), self._neighbours, self._references):
+            extra.extend(int(r) for r in group if on_screen[r])
+        extra = list(dict.fromkeys(reversed(extra)))[::-1]  # each once, at its last place
+        rows = np.concatenate([np.setdiff1d(picked, extra), np.asarray(extra, np.int64)])
         missing = []
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         refs, neigh = set(self._references.tolist()), set(self._neighbours.tolist())
