@@ -1,0 +1,119 @@
+"""``photosort train``: train an encoder from a folder of photos and export it to models/.
+
+Needs the ``train`` extra (PyTorch); imports happen inside :func:`run` so that the command line
+starts without torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+NAME = "train"
+HELP = "train an encoder (AE, VAE, content models) on a folder of photos and export it to ONNX"
+
+ARCHS = ("ae", "vae", "content", "content-vae")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data", required=True, help="folder of photos (sub-folders allowed)")
+    parser.add_argument(
+        "--arch",
+        choices=ARCHS,
+        default="ae",
+        help="ae / vae: pixel autoencoders; content: EfficientNet-Lite features with GeM "
+        "pooling and a whitening fitted on --data; content-vae: VAE over those features that "
+        "also reconstructs pixels",
+    )
+    parser.add_argument("--loss", choices=("mse", "mae"), default="mse", help="pixel loss")
+    parser.add_argument("--out", required=True, help="models/NAME: writes NAME.json + ONNX files")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--latent", type=int, default=None, help="latent size (default per arch)")
+    parser.add_argument("--image-size", type=int, default=64, help="pixel models' input side")
+    parser.add_argument("--kl-weight", type=float, default=0.02, help="VAE KL weight")
+    parser.add_argument(
+        "--backbone", default="lite0", choices=("lite0", "lite1", "lite2"), help="content models"
+    )
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--max-images", type=int, default=None, help="use at most N photos")
+    parser.add_argument(
+        "--checkpoint-dir",
+        default=None,
+        help="where checkpoints and caches go (default ~/.cache/photosort-train)",
+    )
+    parser.add_argument(
+        "--docs-dir", default="docs/models", help="loss curve and reconstruction grid PNGs"
+    )
+    parser.add_argument("--name", default=None, help="display name in the manifest")
+    parser.add_argument("--description", default=None, help="manifest description")
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        print("photosort train needs PyTorch: pip install 'photosort[train]'")
+        return 2
+    from photosort.training.trainer import DEFAULT_CHECKPOINT_DIR, TrainConfig, train
+
+    ckpt = args.checkpoint_dir or str(DEFAULT_CHECKPOINT_DIR)
+    if args.arch in ("ae", "vae"):
+        cfg = TrainConfig(
+            data=args.data,
+            out=args.out,
+            arch=args.arch,
+            loss=args.loss,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            latent_size=args.latent or 64,
+            image_size=args.image_size,
+            kl_weight=args.kl_weight,
+            seed=args.seed,
+            threads=args.threads,
+            max_images=args.max_images,
+            checkpoint_dir=ckpt,
+            docs_dir=args.docs_dir,
+            name=args.name,
+            description=args.description,
+        )
+        summary = train(cfg, resume=args.resume)
+        return 3 if summary.get("interrupted") else 0
+    from photosort.training import content
+
+    if args.arch == "content":
+        content.build_content_encoder(
+            data=args.data,
+            out=args.out,
+            backbone=args.backbone,
+            latent_size=args.latent or 256,
+            checkpoint_dir=ckpt,
+            threads=args.threads,
+            max_images=args.max_images,
+            name=args.name,
+            description=args.description,
+        )
+        return 0
+    summary = content.train_content_vae(
+        data=args.data,
+        out=args.out,
+        backbone=args.backbone,
+        latent_size=args.latent or 64,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        image_size=args.image_size,
+        loss=args.loss,
+        seed=args.seed,
+        checkpoint_dir=ckpt,
+        docs_dir=args.docs_dir,
+        threads=args.threads,
+        max_images=args.max_images,
+        resume=args.resume,
+        name=args.name,
+        description=args.description,
+    )
+    return 3 if summary.get("interrupted") else 0
