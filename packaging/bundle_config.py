@@ -44,7 +44,6 @@ EXCLUDES: list[str] = [
     "PIL.ImageQt",
     "numba.cuda",
     "llvmlite.tests",
-    "numpy.f2py",
     "scipy.io.matlab",
     "sklearn.datasets",
     "PySide6.scripts",
@@ -96,7 +95,9 @@ QT_PLUGINS: dict[str, set[str] | None] = {
     "platforms": {"libqxcb", "libqwayland", "libqoffscreen", "libqminimal", "qwindows", "qcocoa"},
     "imageformats": {"libqjpeg", "libqsvg", "libqgif", "libqico", "libqwebp", "qjpeg", "qsvg"},
     "iconengines": None,  # the SVG icon engine
-    "platformthemes": None,  # native file dialogs (GTK, xdg-desktop-portal)
+    # Native file dialogs through xdg-desktop-portal. Not the GTK 3 theme: it would drag in
+    # this machine's pango/cairo/glib next to the user's own GTK.
+    "platformthemes": {"libqxdgdesktopportal"},
     "platforminputcontexts": None,  # compose keys, input methods
     "xcbglintegrations": None,
     "wayland-decoration-client": None,
@@ -159,6 +160,12 @@ _UNUSED_QT_LIBS = re.compile(
 
 def _unused_qt_library(name: str) -> bool:
     return bool(_UNUSED_QT_LIBS.match(name))
+
+
+def keep_jit_module(name: str) -> bool:
+    """numba & co. are bundled whole (they import lazily), but for tests, CUDA and examples."""
+    parts = name.split(".")
+    return keep_module(name) and not {"cuda", "testing", "examples"} & set(parts[1:])
 
 
 def keep_module(name: str) -> bool:
