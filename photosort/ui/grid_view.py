@@ -11,7 +11,7 @@ from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, QSize, Q
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from photosort.ui.photo_delegate import PhotoDelegate
-from photosort.ui.photo_model import PathRole, PhotoModel
+from photosort.ui.photo_model import PhotoModel
 
 MIN_THUMB, MAX_THUMB, THUMB_STEP = 80, 256, 24
 
@@ -24,7 +24,7 @@ class PhotoGrid(QListView):
     def __init__(self, model: PhotoModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.photo_model = model
-        self.delegate = PhotoDelegate(self)
+        self.delegate = PhotoDelegate(model, self)
         self.setModel(model)
         self.setItemDelegate(self.delegate)
         self.setViewMode(QListView.ViewMode.ListMode)
@@ -39,7 +39,7 @@ class PhotoGrid(QListView):
         self.setSpacing(2)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
-        self.activated.connect(lambda idx: self.photoActivated.emit(idx.data(PathRole)))
+        self.activated.connect(lambda idx: self.photoActivated.emit(model.path_at(idx.row())))
         self.setObjectName("photoGrid")
         self._visible_timer = QTimer(self, singleShot=True, interval=60)
         self._visible_timer.timeout.connect(self._prune_thumbnail_queue)
@@ -59,6 +59,8 @@ class PhotoGrid(QListView):
         tile = self.delegate.tile_size()
         self.setGridSize(QSize(tile.width() + 4, tile.height() + 4))
         self.setIconSize(QSize(side, side))
+        ratio = self.devicePixelRatioF() if self.isVisible() else 1.0
+        self.photo_model.thumbnails.set_display_side(round(side * ratio))
         self.doItemsLayout()
         self.zoomChanged.emit(side)
 

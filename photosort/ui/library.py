@@ -20,6 +20,7 @@ from photosort.core.indexer import Indexer, IndexReport
 from photosort.core.jobs import CancelToken, Progress
 from photosort.core.store import Store
 from photosort.ui import snapshot as snapshots
+from photosort.ui.index_process import index_in_process, use_process
 from photosort.ui.snapshot import FolderSnapshot
 from photosort.ui.workers import Pools, TaskHandle, run_task
 
@@ -28,7 +29,7 @@ log = logging.getLogger("photosort.ui.library")
 #: While indexing, the grid learns about new latents this often (ms).
 REFRESH_INTERVAL = 1500
 #: The indexer's progress callback reaches the GUI at most this often (s).
-PROGRESS_INTERVAL = 0.1
+PROGRESS_INTERVAL = 0.25
 
 
 @dataclass(frozen=True)
@@ -163,12 +164,26 @@ class Library(QObject):
                     last[0] = now
                     report(p)
 
-            store = Store(db)
-            try:
-                encoder = registry.encoder(model_id)
-                result = Indexer(store, encoder).index_folder(folder, progress, cancel, priority)
-            finally:
-                store.close()
+            if use_process():
+                result = index_in_process(
+                    db,
+                    registry.dirs,
+                    model_id,
+                    registry.threads,
+                    folder,
+                    priority,
+                    progress,
+                    cancel,
+                )
+            else:
+                store = Store(db)
+                try:
+                    encoder = registry.encoder(model_id)
+                    result = Indexer(store, encoder).index_folder(
+                        folder, progress, cancel, priority
+                    )
+                finally:
+                    store.close()
             # Read the final state on this thread too: the grid gets it with the report.
             return result, snapshots.with_store(snap, db, extra_skipped=result.skipped)
 

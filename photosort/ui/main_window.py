@@ -326,7 +326,8 @@ class MainWindow(QMainWindow):
     # -- public API (menus, tests, the self-test) ---------------------------------------------
 
     def current_model_id(self) -> str:
-        return self.model_combo.currentData() or ""
+        i = self.model_combo.currentIndex()
+        return self.model_combo.itemData(i) or "" if i >= 0 else ""
 
     def open_folder(self, folder: str) -> None:
         folder = os.path.abspath(os.path.expanduser(folder))

@@ -6,14 +6,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QPixmap
 from PySide6.QtWidgets import QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from photosort.ui.photo_model import (
-    DistanceRole,
-    ErrorRole,
-    NameRole,
-    RankRole,
-    ReferenceRole,
-    StateRole,
-)
+from photosort.ui.photo_model import PhotoModel
 from photosort.ui.snapshot import FAILED, PENDING
 
 ACCENT = QColor("#f5a623")
@@ -21,8 +14,9 @@ PAD = 6
 
 
 class PhotoDelegate(QStyledItemDelegate):
-    def __init__(self, parent=None) -> None:
+    def __init__(self, model: PhotoModel, parent=None) -> None:
         super().__init__(parent)
+        self.model = model
         self.thumb = 160
         self.show_ranks = True
 
@@ -48,7 +42,8 @@ class PhotoDelegate(QStyledItemDelegate):
         rect: QRect = option.rect.adjusted(2, 2, -2, -2)
         palette: QPalette = option.palette
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        reference = bool(index.data(ReferenceRole))
+        tile = self.model.tile(index.row())
+        reference = tile.reference
         if selected:
             fill = QColor(palette.color(QPalette.ColorRole.Highlight))
             fill.setAlpha(110)
@@ -63,9 +58,7 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(rect, 6, 6)
 
         box = QRect(rect.left() + PAD - 2, rect.top() + PAD - 2, self.thumb, self.thumb)
-        pm = index.data(Qt.ItemDataRole.DecorationRole)
-        state = index.data(StateRole)
-        error = index.data(ErrorRole)
+        pm, state, error = tile.pixmap, tile.state, tile.error
         if isinstance(pm, QPixmap) and not pm.isNull():
             scaled = pm.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
             target = QRect(0, 0, scaled.width(), scaled.height())
@@ -87,8 +80,7 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.drawRoundedRect(frame.adjusted(-1, -1, 1, 1), 3, 3)
             self._badge(painter, frame, "★ reference", ACCENT, QColor("#1d1d1d"), right=True)
         if self.show_ranks:
-            rank = index.data(RankRole)
-            distance = index.data(DistanceRole)
+            rank, distance = tile.rank, tile.distance
             if rank is not None and not reference:
                 text = f"#{rank}" if distance is None else f"#{rank} · {distance:.3f}"
                 self._badge(painter, frame, text, QColor(0, 0, 0, 170), QColor("white"))
@@ -104,7 +96,7 @@ class PhotoDelegate(QStyledItemDelegate):
         font = QFont(option.font)
         font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
         painter.setFont(font)
-        name = index.data(NameRole) or ""
+        name = tile.name
         elided = QFontMetrics(font).elidedText(
             name, Qt.TextElideMode.ElideMiddle, name_rect.width()
         )

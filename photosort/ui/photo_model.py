@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -21,6 +22,7 @@ from PySide6.QtCore import (
     Signal,
     Slot,
 )
+from PySide6.QtGui import QPixmap
 
 from photosort.ui.ordering import NAME, GridOrder
 from photosort.ui.snapshot import FAILED, FolderSnapshot
@@ -42,6 +44,19 @@ def human_size(n: int) -> str:
             return f"{int(size)} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{n} bytes"
+
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    """Everything the delegate paints for one row, fetched in one Python call."""
+
+    name: str
+    pixmap: QPixmap | None
+    state: int
+    error: str | None
+    rank: int | None
+    distance: float | None
+    reference: bool
 
 
 class PhotoModel(QAbstractListModel):
@@ -102,6 +117,31 @@ class PhotoModel(QAbstractListModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(snap, base)
         return None
+
+    def tile(self, row: int) -> Tile:
+        """The delegate's fast path. It also avoids `QModelIndex.data()` for values that may be
+        None: PySide6 6.12 on Python 3.11 drops a reference to None each time an invalid
+        QVariant comes back to Python, and a few thousand paints later the interpreter aborts
+        ("deallocating None")."""
+        snap = self.snapshot
+        assert snap is not None
+        base = int(self._order[row])
+        path = snap.paths[base]
+        pm = self.thumbnails.pixmap(path)
+        error = self.thumbnails.error(path)
+        if error is None and (pm is None or not self.thumbnails.is_fresh(path)):
+            self.thumbnails.request(path, int(snap.sizes[base]), int(snap.mtimes[base]))
+        state = int(snap.state[base])
+        if state == FAILED:
+            error = snap.reasons.get(base, "could not be read")
+        rank = None
+        if self._rank is not None and self._rank[base] >= 0:
+            rank = int(self._rank[base])
+        distance = None
+        if self._distances is not None:
+            d = float(self._distances[base])
+            distance = None if math.isnan(d) else d
+        return Tile(self._names[base], pm, state, error, rank, distance, base in self._references)
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():

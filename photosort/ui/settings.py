@@ -12,7 +12,9 @@ class AppSettings:
         self.qs = settings if settings is not None else QSettings()
 
     def _get(self, key: str, default, kind=None):
-        value = self.qs.value(key, default)
+        # Never let QSettings hand back an invalid QVariant: see PhotoModel.tile() on PySide6
+        # dropping references to None.
+        value = self.qs.value(key, "" if default is None else default)
         if kind is None or value is None:
             return value
         try:
@@ -66,12 +68,12 @@ class AppSettings:
         self.qs.setValue("view/show_ranks", "true" if value else "false")
 
     def geometry(self) -> QByteArray | None:
-        value = self.qs.value("window/geometry")
-        return value if isinstance(value, QByteArray) else None
+        value = self.qs.value("window/geometry", QByteArray())
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
 
     def state(self) -> QByteArray | None:
-        value = self.qs.value("window/state")
-        return value if isinstance(value, QByteArray) else None
+        value = self.qs.value("window/state", QByteArray())
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
 
     def save_window(self, geometry: QByteArray, state: QByteArray) -> None:
         self.qs.setValue("window/geometry", geometry)

@@ -1,8 +1,9 @@
 """Thumbnails: decoded off the GUI thread, visible ones first, stale requests dropped.
 
 Workers turn a file into a `QImage` (from the disk cache when it is fresh, else by decoding and
-then writing the cache); the GUI thread turns it into a `QPixmap` and keeps it in a RAM LRU
-bounded in bytes. Requests form a stack (the newest, i.e. what was just scrolled into view,
+then writing the cache) already scaled to the grid's display size, so painting a tile is a plain
+blit; the GUI thread turns it into a `QPixmap` and keeps it in a RAM LRU bounded in bytes. After
+a zoom, tiles keep their old pixmap (drawn scaled) until a fresh one arrives. Requests form a stack (the newest, i.e. what was just scrolled into view,
 goes first) and `keep_only()` drops queued requests for tiles that scrolled out of sight.
 """
 
@@ -34,9 +35,30 @@ def cache_key(path: str, size: int, mtime_ns: int, side: int = THUMB_SIDE) -> st
 
 
 def load_thumbnail(
-    path: str, size: int, mtime_ns: int, cache_dir: Path | None, side: int = THUMB_SIDE
+    path: str,
+    size: int,
+    mtime_ns: int,
+    cache_dir: Path | None,
+    side: int = THUMB_SIDE,
+    display: int | None = None,
 ) -> QImage:
-    """A thumbnail as a QImage; runs on a worker thread. Raises DecodeError with the reason."""
+    """A thumbnail as a QImage whose long side is at most `display`; runs on a worker thread.
+
+    Raises DecodeError with the reason."""
+    image = _load_cached_or_decode(path, size, mtime_ns, cache_dir, side)
+    if display is not None and max(image.width(), image.height()) > display:
+        image = image.scaled(
+            display,
+            display,
+            Qt.AspectRatioMode.KeepAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
+    return image
+
+
+def _load_cached_or_decode(
+    path: str, size: int, mtime_ns: int, cache_dir: Path | None, side: int
+) -> QImage:
     cached: Path | None = None
     if cache_dir is not None:
         key = cache_key(path, size, mtime_ns, side)
@@ -76,16 +98,16 @@ class _Drain(QRunnable):
             request = owner._take()
             if request is None:
                 return
-            path, size, mtime, generation = request
+            path, size, mtime, generation, display = request
             try:
-                image = load_thumbnail(path, size, mtime, owner.cache_dir, owner.side)
+                image = load_thumbnail(path, size, mtime, owner.cache_dir, owner.side, display)
                 error = ""
             except DecodeError as exc:
                 image, error = QImage(), str(exc) or "cannot read"
             except Exception as exc:  # never lose a worker to one bad file
                 log.exception("thumbnail failed for %s", path)
                 image, error = QImage(), f"{exc.__class__.__name__}: {exc}"
-            owner._relay.done.emit(f"{generation}\0{path}", image, error)
+            owner._relay.done.emit(f"{generation}\0{display}\0{path}", image, error)
 
 
 class ThumbnailCache(QObject):
@@ -106,6 +128,8 @@ class ThumbnailCache(QObject):
         self.side = side
         self.ram_budget = ram_budget
         self._pixmaps: OrderedDict[str, QPixmap] = OrderedDict()
+        self._made_for: dict[str, int] = {}  # path -> display side its pixmap was made for
+        self.display = side
         self._bytes = 0
         self._errors: dict[str, str] = {}
         self._lock = threading.Lock()
@@ -129,9 +153,16 @@ class ThumbnailCache(QObject):
     def error(self, path: str) -> str | None:
         return self._errors.get(path)
 
+    def set_display_side(self, side: int) -> None:
+        """The grid's tile size in device pixels; later thumbnails are made at this size."""
+        self.display = max(16, min(int(side), self.side))
+
+    def is_fresh(self, path: str) -> bool:
+        return self._made_for.get(path) == self.display
+
     def request(self, path: str, size: int, mtime_ns: int) -> None:
         """Ask for a thumbnail; the newest request is served first."""
-        if path in self._pixmaps or path in self._errors:
+        if path in self._errors or (path in self._pixmaps and self.is_fresh(path)):
             return
         with self._lock:
             if path in self._in_flight:
@@ -159,6 +190,7 @@ class ThumbnailCache(QObject):
             self._in_flight.clear()
             self._generation += 1
         self._pixmaps.clear()
+        self._made_for.clear()
         self._errors.clear()
         self._bytes = 0
 
@@ -176,7 +208,7 @@ class ThumbnailCache(QObject):
 
     @Slot(str, QImage, str)
     def _on_done(self, tagged: str, image: QImage, error: str) -> None:
-        generation, _, path = tagged.partition("\0")
+        generation, display, path = tagged.split("\0", 2)
         with self._lock:
             self._in_flight.discard(path)
         if int(generation) != self._generation:
@@ -185,23 +217,28 @@ class ThumbnailCache(QObject):
             self._errors[path] = error or "cannot make a thumbnail"
         else:
             pm = QPixmap.fromImage(image)
+            old = self._pixmaps.pop(path, None)
+            if old is not None:
+                self._bytes -= _cost(old)
             self._pixmaps[path] = pm
+            self._made_for[path] = int(display)
             self._bytes += _cost(pm)
             while self._bytes > self.ram_budget and len(self._pixmaps) > 1:
-                _, old = self._pixmaps.popitem(last=False)
+                gone, old = self._pixmaps.popitem(last=False)
+                self._made_for.pop(gone, None)
                 self._bytes -= _cost(old)
         self.ready.emit(path)
 
     # -- worker threads -------------------------------------------------------------------------
 
-    def _take(self) -> tuple[str, int, int, int] | None:
+    def _take(self) -> tuple[str, int, int, int, int] | None:
         with self._lock:
             if not self._queue:
                 self._drains -= 1
                 return None
             path, (size, mtime) = self._queue.popitem(last=True)
             self._in_flight.add(path)
-            return path, size, mtime, self._generation
+            return path, size, mtime, self._generation, self.display
 
 
 def _cost(pm: QPixmap) -> int:

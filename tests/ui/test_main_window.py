@@ -7,7 +7,6 @@ from pathlib import Path
 from PySide6.QtCore import Qt
 
 from photosort.ui.photo_menu import SORT_SELECTED, SORT_THIS
-from photosort.ui.photo_model import DistanceRole, ErrorRole, RankRole, ReferenceRole, StateRole
 from photosort.ui.snapshot import FAILED, INDEXED
 from tests.ui.conftest import INDEX_TIMEOUT, expected_ranking, make_folder, open_and_index
 
@@ -47,17 +46,16 @@ def test_sort_by_similarity_to_this_matches_the_core_ranking(qtbot, make_window,
 
     expected = expected_ranking(_db(window), photos, "pixels-8x8", "euclidean", [chosen])
     assert window.model.paths_in_order() == expected
-    first = window.model.index(0)
-    assert first.data(ReferenceRole) is True
-    assert window.model.index(1).data(RankRole) == 2
-    assert window.model.index(1).data(DistanceRole) is not None
+    assert window.model.tile(0).reference is True
+    assert window.model.tile(1).rank == 2
+    assert window.model.tile(1).distance is not None
     assert window.sort_similar_action.isChecked()
 
     # View ▸ Sort by name brings the path order back.
     with qtbot.waitSignal(window.sorter.orderApplied, timeout=INDEX_TIMEOUT):
         window.sort_name_action.trigger()
     assert window.model.paths_in_order() == sorted(expected)
-    assert window.model.index(0).data(RankRole) is None
+    assert window.model.tile(0).rank is None
 
 
 def test_sort_by_similarity_to_selected(qtbot, make_window, photos):
@@ -72,7 +70,7 @@ def test_sort_by_similarity_to_selected(qtbot, make_window, photos):
 
     expected = expected_ranking(_db(window), photos, "pixels-8x8", "euclidean", refs)
     assert window.model.paths_in_order() == expected
-    assert [window.model.index(r).data(ReferenceRole) for r in range(3)] == [True, True, False]
+    assert [window.model.tile(r).reference for r in range(3)] == [True, True, False]
     # The selection followed the photos to their new rows.
     assert sorted(window.grid.selected_paths()) == sorted(refs)
 
@@ -158,7 +156,7 @@ def test_switching_model_resorts(qtbot, make_window, photos):
     second = expected_ranking(db, photos, "max-4x4", "cosine", [ref])
     assert second != first
     qtbot.waitUntil(lambda: window.model.paths_in_order() == second, timeout=INDEX_TIMEOUT)
-    assert window.model.index(0).data(ReferenceRole) is True
+    assert window.model.tile(0).reference is True
     assert window.settings.model_id == "max-4x4"
 
 
@@ -170,9 +168,9 @@ def test_broken_file_shows_as_skipped(qtbot, make_window, tmp_path):
     assert [p for p, _ in report.skipped] == [broken]
     assert "1 skipped" in window.status.counts.text()
     row = window.model.row_of_path(broken)
-    index = window.model.index(row)
-    assert index.data(StateRole) == FAILED
-    assert "not a recognised image" in index.data(ErrorRole)
+    tile = window.model.tile(row)
+    assert tile.state == FAILED
+    assert "not a recognised image" in tile.error
 
     dialog = window.show_skipped()
     assert dialog.table.rowCount() == 1
@@ -182,4 +180,4 @@ def test_broken_file_shows_as_skipped(qtbot, make_window, tmp_path):
     with qtbot.waitSignal(window.sorter.orderApplied, timeout=INDEX_TIMEOUT):
         window.sort_like([str(folder / "img000.jpg")])
     assert window.model.paths_in_order()[-1] == broken  # skipped files go last
-    assert window.model.index(0).data(StateRole) == INDEXED
+    assert window.model.tile(0).state == INDEXED

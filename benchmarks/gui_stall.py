@@ -1,0 +1,134 @@
+"""How long does the GUI thread ever stall while the app indexes a folder?
+
+Generates N photos (default 2,000, 640×480 JPEGs) in a temporary folder, opens them in the real
+main window (offscreen unless QT_QPA_PLATFORM says otherwise) with a temporary database,
+thumbnail cache and settings, and while indexing runs (and the grid scrolls, so thumbnails
+load too) a QTimer heartbeat records the gap between its ticks. The longest gap minus the
+heartbeat interval is the longest stall a user could have felt. Target: < 100 ms.
+
+    python benchmarks/gui_stall.py [--photos 2000] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+HEARTBEAT_MS = 5
+
+
+def make_photos(folder: Path, count: int, size: tuple[int, int] = (640, 480)) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    for i in range(count):
+        path = folder / f"photo{i:05d}.jpg"
+        if path.exists():
+            continue
+        rng = np.random.default_rng(i)
+        a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+        t = (xx / w)[..., None] if i % 2 else (yy / h)[..., None]
+        img = a * (1 - t) + b * t
+        for _ in range(6):
+            x0, y0 = rng.integers(0, w - 60), rng.integers(0, h - 60)
+            img[y0 : y0 + rng.integers(20, h // 2), x0 : x0 + rng.integers(20, w // 2)] = (
+                rng.uniform(0, 255, 3)
+            )
+        img += rng.normal(0, 6, img.shape)
+        Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB").save(path, quality=88)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=2000)
+    parser.add_argument("--keep", help="generate (or reuse) the photos in this folder")
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+
+    from photosort.ui.app import create_main_window, ensure_application
+
+    work = Path(tempfile.mkdtemp(prefix="photosort-stall-"))
+    folder = Path(args.keep) if args.keep else work / "photos"
+    t0 = time.monotonic()
+    make_photos(folder, args.photos)
+    print(f"{args.photos} photos ready in {time.monotonic() - t0:.1f} s ({folder})")
+
+    app = ensure_application()
+    window = create_main_window(
+        db_path=work / "db.sqlite3",
+        settings=QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat),
+        thumbnail_dir=work / "thumbs",
+    )
+    window.resize(1280, 800)
+    window.show()
+
+    clock = QElapsedTimer()
+    gaps: list[float] = []
+    when: list[float] = []
+    last = [0.0]
+    state = {"running": False, "start": 0.0, "report": None}
+
+    def tick() -> None:
+        now = clock.nsecsElapsed() / 1e6
+        if state["running"]:
+            gaps.append(now - last[0])
+            when.append(time.monotonic() - state["start"])
+        last[0] = now
+
+    def scroll() -> None:  # a user browsing while indexing runs: thumbnails load too
+        bar = window.grid.verticalScrollBar()
+        bar.setValue((bar.value() + bar.pageStep()) % max(1, bar.maximum()))
+
+    heartbeat = QTimer(interval=HEARTBEAT_MS)
+    heartbeat.timeout.connect(tick)
+    scroller = QTimer(interval=400)
+    scroller.timeout.connect(scroll)
+
+    def started() -> None:
+        state["running"], state["start"] = True, time.monotonic()
+        scroller.start()
+
+    def finished(report) -> None:
+        state["running"] = False
+        state["report"] = report
+        state["seconds"] = time.monotonic() - state["start"]
+        scroller.stop()
+        QTimer.singleShot(200, app.quit)
+
+    window.library.indexStarted.connect(started)
+    window.library.indexFinished.connect(finished)
+    window.library.error.connect(lambda m: print("error:", m, file=sys.stderr))
+    clock.start()
+    heartbeat.start()
+    window.open_folder(str(folder))
+    app.exec()
+    window.shutdown()
+
+    report = state["report"]
+    stalls = np.asarray(gaps) - HEARTBEAT_MS if gaps else np.zeros(1)
+    print(f"indexing: {report.summary() if report else 'did not finish'}")
+    print(f"indexing took {state.get('seconds', 0):.1f} s; {len(gaps)} heartbeats")
+    print(
+        f"GUI-thread stall: longest {stalls.max():.1f} ms, 99th percentile "
+        f"{np.percentile(stalls, 99):.1f} ms, median {np.median(stalls):.1f} ms "
+        f"(target: longest < 100 ms)"
+    )
+    worst = np.argsort(stalls)[::-1][:5]
+    print("worst stalls: " + ", ".join(f"{stalls[i]:.0f} ms at {when[i]:.1f} s" for i in worst))
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if stalls.max() < 100 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
