@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from photosort.core.projection import exact_knn
+
 CANDIDATES = 10
 #: Wider latents are reduced to this many PCA dimensions to find candidate neighbours.
 CANDIDATE_DIMS = 32
@@ -100,16 +102,8 @@ def _candidates(x: np.ndarray, k: int) -> np.ndarray:
         centred = y - y.mean(axis=0)
         _, vecs = np.linalg.eigh(centred.T.astype(np.float64) @ centred.astype(np.float64))
         y = np.ascontiguousarray(centred @ vecs[:, ::-1][:, :CANDIDATE_DIMS].astype(np.float32))
-    sq = np.einsum("ij,ij->i", y, y)
-    out = np.empty((n, k), np.int64)
-    for s in range(0, n, 1024):
-        e = min(s + 1024, n)
-        d2 = sq[s:e, None] + sq[None, :] - 2.0 * (y[s:e] @ y.T)
-        d2[np.arange(e - s), np.arange(s, e)] = np.inf
-        part = np.argpartition(d2, k - 1, axis=1)[:, :k]
-        order = np.argsort(np.take_along_axis(d2, part, axis=1), axis=1, kind="stable")
-        out[s:e] = np.take_along_axis(part, order, axis=1)
-    return out
+    # Itself comes first in its own list (distance 0): drop that column.
+    return exact_knn(np.ascontiguousarray(y, dtype=np.float32), k + 1)[0][:, 1:].astype(np.int64)
 
 
 def _greedy_path(x: np.ndarray, metric: str, cand: np.ndarray, start: int) -> np.ndarray:
