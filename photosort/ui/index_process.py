@@ -11,10 +11,12 @@ forwards cancellation; the child opens its own `Store` and encoder.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import os
 import queue as queue_module
+import sys
 import threading
 import time
 import traceback
@@ -33,7 +35,11 @@ POLL_SECONDS = 0.1
 
 
 def use_process() -> bool:
-    return os.environ.get(PROCESS_ENV, "1") != "0"
+    """A child process, unless told otherwise. A frozen bundle re-runs its own executable for
+    a spawned child, which only works when the entry point calls
+    `multiprocessing.freeze_support()` first; there the default is the worker thread."""
+    default = "0" if getattr(sys, "frozen", False) else "1"
+    return os.environ.get(PROCESS_ENV, default) != "0"
 
 
 def index_in_process(
@@ -104,6 +110,9 @@ def _child(
     from photosort.core.store import Store
 
     token = CancelToken()
+    # Background work yields the CPU to the app (and everything else the user runs).
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(10)
 
     def watch() -> None:
         while not stop.value:

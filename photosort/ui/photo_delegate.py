@@ -10,6 +10,7 @@ from photosort.ui.photo_model import PhotoModel
 from photosort.ui.snapshot import FAILED, PENDING
 
 ACCENT = QColor("#f5a623")
+PLACEHOLDER = QColor(128, 128, 128, 50)
 PAD = 6
 
 
@@ -17,6 +18,9 @@ class PhotoDelegate(QStyledItemDelegate):
     def __init__(self, model: PhotoModel, parent=None) -> None:
         super().__init__(parent)
         self.model = model
+        self._font_key: QFont | None = None
+        self._name_font = QFont()
+        self._name_metrics = QFontMetrics(self._name_font)
         self.thumb = 160
         self.show_ranks = True
 
@@ -38,7 +42,6 @@ class PhotoDelegate(QStyledItemDelegate):
     ) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         rect: QRect = option.rect.adjusted(2, 2, -2, -2)
         palette: QPalette = option.palette
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
@@ -93,11 +96,14 @@ class PhotoDelegate(QStyledItemDelegate):
                 QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
             )
         )
-        font = QFont(option.font)
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.9))
-        painter.setFont(font)
+        if self._font_key != option.font:
+            self._font_key = QFont(option.font)
+            self._name_font = QFont(option.font)
+            self._name_font.setPointSizeF(max(7.0, option.font.pointSizeF() * 0.9))
+            self._name_metrics = QFontMetrics(self._name_font)
+        painter.setFont(self._name_font)
         name = tile.name
-        elided = QFontMetrics(font).elidedText(
+        elided = self._name_metrics.elidedText(
             name, Qt.TextElideMode.ElideMiddle, name_rect.width()
         )
         painter.drawText(
@@ -112,11 +118,7 @@ class PhotoDelegate(QStyledItemDelegate):
                 box.width() // 10, box.height() // 6, -box.width() // 10, -box.height() // 6
             )
         )
-        color = QColor(palette.color(QPalette.ColorRole.Mid))
-        color.setAlpha(60)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(color)
-        painter.drawRoundedRect(tile, 4, 4)
+        painter.fillRect(tile, PLACEHOLDER)
         return tile
 
     @staticmethod
@@ -147,6 +149,7 @@ class PhotoDelegate(QStyledItemDelegate):
         w, h = fm.horizontalAdvance(text) + 10, fm.height() + 4
         x = frame.right() - w - 3 if right else frame.left() + 3
         badge = QRect(x, frame.top() + 3, w, h)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(bg)
         painter.drawRoundedRect(badge, h / 2, h / 2)
