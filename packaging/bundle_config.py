@@ -89,6 +89,9 @@ EXCLUDES: list[str] = [
     "PySide6.QtAxContainer",
 ]
 
+#: UMAP and what only it needs: left out by PHOTOSORT_BUNDLE_NO_MAP=1 (to measure their cost).
+MAP_STACK = ["umap", "pynndescent", "numba", "llvmlite", "scipy", "sklearn", "joblib"]
+
 #: Qt plugins kept, by plugin folder; every other folder and file is left out. `platforms` keeps
 #: X11 (xcb, also used under XWayland), Wayland, and offscreen/minimal for the self-test.
 QT_PLUGINS: dict[str, set[str] | None] = {
@@ -216,3 +219,44 @@ def strip_binaries(
             src = str(target)
         out.append((dest, src, kind))
     return out
+
+
+def _needed(path: str) -> set[str]:
+    try:
+        out = subprocess.run(["readelf", "-d", path], capture_output=True, text=True).stdout
+    except OSError:
+        return set()
+    return set(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", out))
+
+
+def filter_binaries(binaries: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """`keep_entry` for binaries, and also the libraries that only the left-out ones needed.
+
+    PyInstaller collects a plugin's dependencies before the spec can leave the plugin out (the
+    GTK theme's pango, cairo, ... or the QML libraries), so those are dropped here: a library
+    is dropped when something left out needs it (directly or not) and nothing kept does.
+    """
+    kept = [e for e in binaries if keep_entry(e[0])]
+    dropped = [e for e in binaries if not keep_entry(e[0])]
+    if not dropped or shutil.which("readelf") is None:
+        return kept
+    by_name: dict[str, list[tuple[str, str, str]]] = {}
+    for entry in kept:
+        by_name.setdefault(entry[0].replace("\\", "/").rsplit("/", 1)[-1], []).append(entry)
+
+    def closure(entries: list[tuple[str, str, str]]) -> set[str]:
+        seen: set[str] = set()
+        todo = [e[1] for e in entries]
+        while todo:
+            for name in _needed(todo.pop()):
+                if name not in seen:
+                    seen.add(name)
+                    todo += [e[1] for e in by_name.get(name, [])]
+        return seen
+
+    candidates = {n for n in by_name if n.startswith("lib") and ".so" in n}
+    orphans = (closure(dropped) & candidates) - closure(
+        [e for e in kept if e[0].rsplit("/", 1)[-1] not in candidates or "/" in e[0]]
+    )
+    orphans = {n for n in orphans if not n.startswith("libpython")}
+    return [e for e in kept if e[0].replace("\\", "/").rsplit("/", 1)[-1] not in orphans]
