@@ -54,6 +54,11 @@ with Store(db) as store:
     t = time.perf_counter(); out["subfolder_photos"] = len(store.photo_infos_under(sub))
     out["subfolder_s"] = time.perf_counter() - t
 out["total_s"] = time.perf_counter() - t0
+import sqlite3
+conn = sqlite3.connect(db)
+t = time.perf_counter(); out["quick_check"] = conn.execute("PRAGMA quick_check").fetchone()[0]
+out["quick_check_s"] = time.perf_counter() - t  # what the command line adds when opening
+conn.close()
 print(json.dumps(out))
 """
 
