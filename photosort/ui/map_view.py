@@ -27,6 +27,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
+import shiboken6
 from PySide6.QtCore import (
     QObject,
     QPoint,
@@ -481,11 +482,20 @@ class MapView(QWidget):
 
         self._task = run_task(
             job,
-            self._job_done,
-            self._job_failed,
-            on_progress=self._job_progress,
+            self._if_alive(self._job_done),
+            self._if_alive(self._job_failed),
+            on_progress=self._if_alive(self._job_progress),
             on_cancelled=lambda: None,
         )
+
+    def _if_alive(self, method):
+        """A callback that does nothing once the widget is deleted or shut down."""
+
+        def call(value: object) -> None:
+            if shiboken6.isValid(self) and not self._closed:
+                method(value)
+
+        return call
 
     def set_selected_paths(self, paths: list[str]) -> None:
         """Select these photos (from the grid); emits nothing."""
