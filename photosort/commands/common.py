@@ -57,6 +57,22 @@ def require_folder(folder: str) -> str:
     return path
 
 
+def tolerant_stdout() -> None:
+    """Print what the terminal's encoding cannot show (a Windows pipe, PYTHONIOENCODING=ascii)
+    escaped instead of failing halfway through the output."""
+    reconfigure = getattr(sys.stdout, "reconfigure", None)
+    if reconfigure is not None:
+        reconfigure(errors="backslashreplace")
+
+
+def stdout_can_encode(text: str) -> bool:
+    try:
+        text.encode(sys.stdout.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
 def warn(message: str) -> None:
     print(f"photosort: {message}", file=sys.stderr)
 

@@ -31,6 +31,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    common.tolerant_stdout()
     from photosort.core.export import validate_pattern
 
     validate_pattern(args.pattern)  # fail before indexing anything
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_export(items, args.to, args.pattern)
     if args.dry_run:
         for p in plan:
-            print(f"{p.name}\t{display_path(p.source)}")
+            print(f"{display_path(p.name)}\t{display_path(p.source)}")
         return 0
     bar = common.TerminalProgress("Exporting")
     try:

@@ -27,6 +27,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    common.tolerant_stdout()
     index, rows, distances = ranking.order_for(args)
     if args.limit is not None:
         rows = rows[: max(args.limit, 0)]
@@ -35,7 +36,10 @@ def run(args: argparse.Namespace) -> int:
             {"path": display_path(index.paths[r]), "distance": round(float(distances[r]), 6)}
             for r in rows
         ]
-        print(json.dumps(out, ensure_ascii=False, indent=1))
+        text = json.dumps(out, ensure_ascii=False, indent=1)
+        if not common.stdout_can_encode(text):
+            text = json.dumps(out, indent=1)  # \u escapes: still valid JSON
+        print(text)
     else:
         for r in rows:
             print(f"{float(distances[r]):.4f}\t{display_path(index.paths[r])}")

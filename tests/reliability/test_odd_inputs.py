@@ -501,3 +501,29 @@ def test_index_report_skips_never_hold_the_same_file_twice(odd_index) -> None:
     report: IndexReport = odd_index[2]
     paths = [p for p, _ in report.skipped]
     assert len(paths) == len(set(paths))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "ascii"])
+def test_odd_names_print_on_any_terminal(tmp_path: Path, db_path: Path, encoding: str) -> None:
+    """Names that are not valid UTF-8, or that the terminal's encoding cannot show (a Windows
+    pipe uses the ANSI code page), are printed escaped rather than crashing the command."""
+    folder = tmp_path / "photos"
+    raw = os.path.join(os.fsencode(folder), NON_UTF8)
+    solid(Path(os.fsdecode(raw)), (255, 255, 0))
+    make_photo(folder / "日本.jpg", 1)
+    make_photo(folder / "café.jpg", 2)
+    env = {"PYTHONIOENCODING": encoding}
+    proc = cli("sort", folder, "--like", raw, "--json", "--db", db_path, env=env)
+    ranking = json.loads(proc.stdout.decode(encoding))
+    assert ranking[0] == {"path": display_path(os.fsdecode(raw)), "distance": 0.0}
+    assert sorted(r["path"] for r in ranking[1:]) == sorted(
+        [str(folder / "café.jpg"), str(folder / "日本.jpg")]
+    )
+    plain = cli("sort", folder, "--like", raw, "--db", db_path, env=env).stdout.decode(encoding)
+    assert len(plain.splitlines()) == 3 and "caf\\xe9-\\xff.jpg" in plain
+    dry = cli(
+        "export", folder, "--like", raw, "--to", tmp_path / "out", "--dry-run", "--db", db_path,
+        env=env,
+    ).stdout.decode(encoding)  # fmt: skip
+    assert dry.splitlines()[0] == f"0001_caf\\xe9-\\xff.jpg\t{display_path(os.fsdecode(raw))}"
+    assert len(dry.splitlines()) == 3
