@@ -6,7 +6,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -227,3 +231,46 @@ def test_previous_schema_through_the_command_line(folder: Path, tmp_path: Path) 
         assert len(store.photo_infos_under(os.fsdecode(v1.ROOT))) == len(v1.PHOTOS)
         assert all(i.width == 96 for i in store.photo_infos_under(folder))
     assert (tmp_path / "old.sqlite3.schema1.bak").exists()
+
+
+SLOW_MIGRATION = r"""
+import sys
+from photosort.core import store
+# The real step to schema 2, then a long statement: the process is killed inside the migration
+# transaction, after the ALTER TABLEs ran and before the COMMIT.
+store.MIGRATIONS[1] = store.MIGRATIONS[1] + [
+    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) "
+    "SELECT count(*) FROM c"
+]
+print("opening", flush=True)
+store.Store(sys.argv[1])
+"""
+
+
+@pytest.mark.slow
+def test_sigkill_in_the_middle_of_a_migration_loses_nothing(tmp_path: Path) -> None:
+    db = tmp_path / "old.sqlite3"
+    shutil.copy(SCHEMA_V1, db)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SLOW_MIGRATION, str(db)], stdout=subprocess.PIPE, text=True
+    )
+    assert proc.stdout is not None and proc.stdout.readline() == "opening\n"
+    backup = db.with_name(db.name + ".schema1.bak")
+    deadline = time.monotonic() + 30
+    while not backup.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.5)  # inside the long statement of the migration transaction
+    assert proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1  # rolled back, whole
+    assert [r[1] for r in conn.execute("PRAGMA table_info(photos)")] == [
+        "id", "path", "size", "mtime_ns", "hash",
+    ]  # fmt: skip
+    conn.close()
+    with Store(db) as store:  # the next start migrates it properly
+        assert store.migrated_from == 1 and store.schema_version() == SCHEMA_VERSION
+        assert len(store.photo_infos_under(os.fsdecode(v1.ROOT))) == len(v1.PHOTOS)
+        assert len(store.latents_under(os.fsdecode(v1.ROOT), "pixels-8x8")[0]) == len(v1.PHOTOS)
