@@ -527,3 +527,18 @@ def test_odd_names_print_on_any_terminal(tmp_path: Path, db_path: Path, encoding
     ).stdout.decode(encoding)  # fmt: skip
     assert dry.splitlines()[0] == f"0001_caf\\xe9-\\xff.jpg\t{display_path(os.fsdecode(raw))}"
     assert len(dry.splitlines()) == 3
+
+
+def test_unplugged_disk_forgets_nothing(tmp_path: Path, db_path: Path) -> None:
+    """A folder that vanished (disk unplugged, share offline) is refused, not taken as empty."""
+    folder = tmp_path / "disk" / "photos"
+    for i in range(5):
+        make_photo(folder / f"p{i}.jpg", 70 + i)
+    cli("index", folder, "--db", db_path)
+    shutil.move(tmp_path / "disk", tmp_path / "unplugged")
+    for args in (("index", folder), ("sort", folder, "--like", folder / "p0.jpg")):
+        proc = cli(*args, "--db", db_path, check=False)
+        assert proc.returncode == 1 and b"no such" in proc.stderr
+    shutil.move(tmp_path / "unplugged", tmp_path / "disk")
+    again = cli("index", folder, "--db", db_path)
+    assert "5 unchanged" in again.stdout.decode()
