@@ -6,6 +6,7 @@ milliseconds; `test_real_umap_*` runs umap-learn once, on 60 points.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from pathlib import Path
 
@@ -223,3 +224,25 @@ def test_real_umap_fit_cache_and_transform(store: Store, monkeypatch) -> None:
     for i in range(60, 63):  # each new photo lands among its own cluster
         d = ((c[:60] - c[i]) ** 2).sum(1)
         assert np.mean(labels[np.argsort(d)[:5]] == labels[i]) >= 0.8
+
+
+def test_smallest_k_handles_ties() -> None:
+    d2 = np.array([[3.0, 1.0, 1.0, 1.0, 0.0], [5.0, 4.0, 3.0, 2.0, 1.0]], np.float32)
+    near = projection.smallest_k(d2, 2)
+    assert near[0, 0] == 4 and near[0, 1] in (1, 2, 3)
+    assert near[1].tolist() == [4, 3]
+    assert projection.smallest_k(d2, 9).shape == (2, 5)
+
+
+def test_numba_cache_goes_to_the_user_cache(monkeypatch) -> None:
+    from photosort import paths
+
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "unset below; restored after the test")
+    monkeypatch.delenv("NUMBA_CACHE_DIR")
+    projection.prepare_numba()
+    expected = paths.user_cache_dir() / "numba"
+    assert os.environ["NUMBA_CACHE_DIR"] == str(expected) and expected.is_dir()
+    # an explicit choice wins
+    monkeypatch.setenv("NUMBA_CACHE_DIR", "/somewhere/else")
+    projection.prepare_numba()
+    assert os.environ["NUMBA_CACHE_DIR"] == "/somewhere/else"
