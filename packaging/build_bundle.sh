@@ -43,15 +43,16 @@ step "PyInstaller $("$VENV/bin/pyinstaller" --version) on photosort.spec"
 $NICE "$VENV/bin/pyinstaller" --noconfirm --clean --log-level WARN \
   --distpath "$DIST" --workpath "$WORK" photosort.spec
 t2=$(date +%s)
+install -m 755 packaging/install-launcher.sh "$BUNDLE/install-launcher.sh"
 
 step "size"
 size_mb=$(du -sm "$BUNDLE" | cut -f1)
 echo "bundle: $BUNDLE ${size_mb} MB on disk (target <= ${MAX_MB} MB)"
 echo "largest parts:"
-(cd "$BUNDLE/_internal" && du -sm -- * | sort -rn | head -12 | sed 's/^/  /')
+(cd "$BUNDLE/_internal" && du -sm -- * | sort -rn | awk 'NR <= 12 { print "  " $0 }')
 echo "largest files:"
-find "$BUNDLE" -type f -printf '%s %P\n' | sort -rn | head -8 |
-  awk '{printf "  %6.1f MB  %s\n", $1/1048576, $2}'
+find "$BUNDLE" -type f -printf '%s %P\n' | sort -rn |
+  awk 'NR <= 8 { printf "  %6.1f MB  %s\n", $1 / 1048576, $2 }'
 
 step "missing libraries"
 missing=$(find "$BUNDLE/_internal" \( -name '*.so' -o -name '*.so.*' \) -print0 |
@@ -88,6 +89,9 @@ shutil.copy(src.with_suffix(".onnx"), dest / "my-encoder.onnx")
 PY
 "${clean_env[@]}" "$BUNDLE/photosort" models | tee "$home/models.txt"
 grep -q "my-encoder" "$home/models.txt" || { echo "user encoder not found"; exit 1; }
+# The desktop launcher for bundle users, into the throwaway HOME.
+"${clean_env[@]}" "$BUNDLE/install-launcher.sh"
+grep -q "^Exec=\"$BUNDLE/photosort\" %f" "$home/.local/share/applications/io.github.photosort.PhotoSort.desktop"
 # The self-test loads, indexes and sorts with every installed encoder: the user's one too.
 s2=$(date +%s.%N)
 "${clean_env[@]}" "$BUNDLE/photosort" --selftest
