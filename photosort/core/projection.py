@@ -111,6 +111,11 @@ def _import_umap() -> Any:
     return umap_module
 
 
+def _import_umap_quietly() -> None:
+    with contextlib.suppress(Exception):  # the caller imports again and sees the error
+        _import_umap()
+
+
 def _enable_umap_caching() -> None:
     import importlib
 
@@ -241,15 +246,20 @@ def _fit_umap(x: np.ndarray, init: np.ndarray, epochs: int, cancel: CancelToken 
 
     Module-level so that tests can count (or replace) fits.
     """
-    umap_module = _import_umap()
     n = len(x)
     k = min(N_NEIGHBORS, n - 1)
     kwargs: dict[str, Any] = {}
     exact = EXACT_KNN_FROM <= n <= EXACT_KNN_LIMIT
     if exact:
+        # Importing umap (seconds: sklearn, numba, cached kernels) is Python work holding the
+        # GIL; the neighbours are BLAS and partitions that release it: do both at once.
+        importer = threading.Thread(target=_import_umap_quietly, name="umap-import", daemon=True)
+        importer.start()
         idx, dist = exact_knn(x, k, cancel=cancel)
+        importer.join()
         kwargs["precomputed_knn"] = (idx, dist)
         kwargs["force_approximation_algorithm"] = True  # else umap ignores them below 4096
+    umap_module = _import_umap()  # raises here if the import failed
     if cancel is not None:
         cancel.raise_if_cancelled()
     start = init.astype(np.float32)
