@@ -36,6 +36,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--backbone", default="lite0", choices=("lite0", "lite1", "lite2"), help="content models"
     )
+    parser.add_argument(
+        "--whitening",
+        choices=("class", "none"),
+        default="class",
+        help="content: after the PCA, divide out the within-class covariance of --data's "
+        "sub-folders (learned whitening); 'none' keeps the plain PCA projection",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-images", type=int, default=None, help="use at most N photos")
@@ -89,10 +96,11 @@ def run(args: argparse.Namespace) -> int:
             data=args.data,
             out=args.out,
             backbone=args.backbone,
-            latent_size=args.latent or 256,
+            latent_size=args.latent or 64,
             checkpoint_dir=ckpt,
             threads=args.threads,
             max_images=args.max_images,
+            whitening=args.whitening,
             name=args.name,
             description=args.description,
         )
@@ -113,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         threads=args.threads,
         max_images=args.max_images,
         resume=args.resume,
+        whitening=args.whitening,
         name=args.name,
         description=args.description,
     )
