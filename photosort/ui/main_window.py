@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from photosort.core.encoders import Registry
+from photosort.core.errors import ModelError
 from photosort.core.export import ExportItem
 from photosort.core.indexer import IndexReport
 from photosort.paths import resource_path
@@ -59,6 +60,14 @@ from photosort.ui.workers import Pools
 log = logging.getLogger("photosort.ui")
 
 EMPTY_PAGE, GRID_PAGE = 0, 1
+
+
+def installed_models(registry: Registry) -> list:
+    """The registry's models; none (rather than an exception) when nothing is installed."""
+    try:
+        return registry.models()
+    except ModelError:
+        return []
 
 
 class MainWindow(QMainWindow):
@@ -260,7 +269,7 @@ class MainWindow(QMainWindow):
     def _fill_models(self) -> None:
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
-        for info in self.registry.models():
+        for info in installed_models(self.registry):
             self.model_combo.addItem(info.description or info.name, info.id)
             i = self.model_combo.count() - 1
             self.model_combo.setItemData(

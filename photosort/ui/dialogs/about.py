@@ -9,11 +9,16 @@ from PySide6.QtWidgets import QMessageBox, QWidget
 
 from photosort import __version__
 from photosort.core.encoders import Registry
+from photosort.core.errors import ModelError
 
 
 def about_text(registry: Registry, current_model: str, db_path: str) -> str:
     rows = []
-    for info in registry.models():
+    try:
+        models = registry.models()
+    except ModelError:
+        models = []
+    for info in models:
         mark = " (in use)" if info.id == current_model else ""
         kind = "generative" if info.generative else "encoder"
         rows.append(
