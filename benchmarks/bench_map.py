@@ -3,7 +3,7 @@
 Each case runs in a fresh process so that "cold" really starts with an empty numba cache:
 
 - cold:   new process, empty numba cache (JIT compilation included), import included
-- warm:   new process, numba cache filled by the cold run (an app restart)
+- warm:   new process, numba cache filled by the cold run (an app restart); best of 3
 - again:  same process, second fit of another folder (JIT already in memory)
 - cached: same process, same folder reopened (coordinates read from the store)
 - update: 100 photos added (placed with the stored model's transform; its kernels are
@@ -140,6 +140,7 @@ def main() -> None:
     ap.add_argument("--child")
     ap.add_argument("--db")
     ap.add_argument("--skip-defaults", action="store_true")
+    ap.add_argument("--repeat", type=int, default=3, help="warm runs (the best is shown)")
     args = ap.parse_args()
     if args.child:
         print(json.dumps(child(args.child, args.n, args.dim, args.db)))
@@ -147,7 +148,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ours_cache, theirs_cache = os.path.join(tmp, "nb-ours"), os.path.join(tmp, "nb-umap")
         cold = run_child("cold", args.n, args.dim, ours_cache, os.path.join(tmp, "a.db"))
-        warm = run_child("warm", args.n, args.dim, ours_cache, os.path.join(tmp, "b.db"))
+        # Warm starts are cheap: take the best of a few (the machine is shared).
+        warms = [
+            run_child("warm", args.n, args.dim, ours_cache, os.path.join(tmp, f"b{i}.db"))
+            for i in range(args.repeat)
+        ]
+        warm = min(warms, key=lambda w: w["first"])
         theirs = None
         if not args.skip_defaults:
             theirs = run_child("defaults", args.n, args.dim, theirs_cache, "")
@@ -167,7 +173,7 @@ def main() -> None:
 
     row("PCA preview on screen", cold, "pca")
     row("cold: new process, empty numba cache", cold, "first", theirs, "cold")
-    row("warm: new process, numba cache filled", warm, "first")
+    row(f"warm: new process, numba cache (best of {args.repeat})", warm, "first")
     row("again: same process, another folder", cold, "again", theirs, "again")
     row("cached: folder reopened", warm, "cached")
     row("update, cold: 100 photos added (transform)", cold, "update")
