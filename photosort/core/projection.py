@@ -28,6 +28,7 @@ import json
 import logging
 import os
 import pickle
+import sqlite3
 import struct
 import sys
 import threading
@@ -38,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from photosort.core.errors import Cancelled
+from photosort.core.errors import Cancelled, StoreError
 from photosort.core.jobs import CancelToken, Progress, ProgressCallback, no_progress
 from photosort.core.store import Store
 
@@ -451,7 +452,8 @@ def compute_map(
         updated = _update(store, model_id, old, fkey, paths, x, digests, stage)
         if updated is not None:
             raw, placed = updated
-            store.put_projection(
+            _save(
+                store,
                 mkey,
                 model_id,
                 _pack_map({"set": wanted, "method": "umap", "metric": metric}, paths, digests, raw),
@@ -461,7 +463,8 @@ def compute_map(
 
     start = pca_layout(x)
     if not use_umap:
-        store.put_projection(
+        _save(
+            store,
             mkey,
             model_id,
             _pack_map({"set": wanted, "method": "pca", "metric": metric}, paths, digests, start),
@@ -475,14 +478,24 @@ def compute_map(
     stage(3, "saving the map")
     raw = np.asarray(reducer.embedding_, dtype=np.float32)
     meta = {"set": wanted, "n": n, "dim": int(x.shape[1]), "metric": metric}
-    store.put_projection(fkey, model_id, _pack_fit(reducer, meta))
-    store.put_projection(
+    _save(store, fkey, model_id, _pack_fit(reducer, meta))
+    _save(
+        store,
         mkey,
         model_id,
         _pack_map({"set": wanted, "method": "umap", "metric": metric}, paths, digests, raw),
     )
     progress(Progress(4, 4, "done"))
     return MapLayout(paths, normalise(raw), "umap", fitted=True)
+
+
+def _save(store: Store, key: str, model_id: str, blob: bytes) -> None:
+    """Cache a map; a database that cannot take it (full disk, locked) costs a recompute later,
+    not this map."""
+    try:
+        store.put_projection(key, model_id, blob)
+    except (sqlite3.Error, StoreError) as exc:
+        log.warning("could not cache the map (%s)", exc)
 
 
 def _update(

@@ -246,3 +246,14 @@ def test_numba_cache_goes_to_the_user_cache(monkeypatch) -> None:
     monkeypatch.setenv("NUMBA_CACHE_DIR", "/somewhere/else")
     projection.prepare_numba()
     assert os.environ["NUMBA_CACHE_DIR"] == "/somewhere/else"
+
+
+def test_a_cache_that_cannot_be_written_does_not_lose_the_map(store, fits, monkeypatch) -> None:
+    import sqlite3
+
+    def full(*_args):
+        raise sqlite3.OperationalError("database or disk is full")
+
+    monkeypatch.setattr(store, "put_projection", full)
+    layout = compute_map(store, "m", names(30), clustered(30), "euclidean")
+    assert layout.fitted and len(layout) == 30
