@@ -35,6 +35,8 @@ class PhotoGrid(QListView):
         self.setUniformItemSizes(True)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
+        # Always there, so justifying the columns never toggles it (no relayout loop).
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOn)
         self.setMouseTracking(True)
         self.setSpacing(2)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -56,13 +58,28 @@ class PhotoGrid(QListView):
     def set_thumb_size(self, side: int) -> None:
         side = max(MIN_THUMB, min(MAX_THUMB, int(side)))
         self.delegate.set_thumb_size(side)
-        tile = self.delegate.tile_size()
-        self.setGridSize(QSize(tile.width() + 4, tile.height() + 4))
+        self._justify()
         self.setIconSize(QSize(side, side))
         ratio = self.devicePixelRatioF() if self.isVisible() else 1.0
         self.photo_model.thumbnails.set_display_side(round(side * ratio))
         self.doItemsLayout()
         self.zoomChanged.emit(side)
+
+    def _justify(self) -> None:
+        """Share the row's spare width among the columns, so the grid fills the view."""
+        tile = self.delegate.tile_size()
+        base = tile.width() + 2 * self.spacing()
+        width = self.viewport().width() - 2 * self.spacing() - 1
+        columns = max(1, width // base)
+        cell = QSize(max(base, width // columns), tile.height() + 2 * self.spacing())
+        if cell != self.gridSize():
+            self.delegate.cell_width = cell.width() - 2 * self.spacing()
+            self.setGridSize(cell)
+            self.doItemsLayout()
+
+    def resizeEvent(self, event) -> None:  # noqa: N802
+        self._justify()
+        super().resizeEvent(event)
 
     def zoom(self, steps: int) -> None:
         self.set_thumb_size(self.thumb_size() + steps * THUMB_STEP)

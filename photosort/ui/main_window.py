@@ -510,6 +510,14 @@ class MainWindow(QMainWindow):
         if checked is not None:
             checked.setChecked(True)
         if order.mode == ordering.SIMILARITY:
+            names = ", ".join(os.path.basename(p) for p in order.references[:3])
+            more = len(order.references) - 3
+            names += f" and {more} more" if more > 0 else ""
+            try:
+                encoder = self.registry.info(self.current_model_id()).name
+            except ModelError:
+                encoder = self.current_model_id()
+            self.statusBar().showMessage(f"Most similar to {names} first ({encoder})")
             if self._scroll_to_top_after_sort:
                 self.grid.scrollToTop()
             if self.map_panel is not None:

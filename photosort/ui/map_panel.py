@@ -44,6 +44,8 @@ class MapPanel(QObject):
         window.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.dock)
         self.dock.hide()
         self._syncing = False
+        self._sized = False
+        self._window = window
         self._pending: tuple[str, str, str] | None = None
         self._loaded: tuple[str, str, str] | None = None
         self.view.selectionChanged.connect(self._map_selected)
@@ -63,6 +65,10 @@ class MapPanel(QObject):
         self._maybe_load()
 
     def _maybe_load(self, *_: object) -> None:
+        if self.dock.isVisible() and not self._sized and not self.dock.isFloating():
+            self._sized = True  # first time shown: about a third of the window, not half
+            width = max(320, self._window.width() // 3)
+            self._window.resizeDocks([self.dock], [width], Qt.Orientation.Horizontal)
         if self._pending is None or not self.dock.isVisible() or self._pending == self._loaded:
             return
         try:

@@ -22,6 +22,7 @@ class PhotoDelegate(QStyledItemDelegate):
         self._name_font = QFont()
         self._name_metrics = QFontMetrics(self._name_font)
         self.thumb = 160
+        self.cell_width = 0  # set by the grid when it spreads the columns
         self.show_ranks = True
 
     def set_thumb_size(self, side: int) -> None:
@@ -29,10 +30,12 @@ class PhotoDelegate(QStyledItemDelegate):
 
     def tile_size(self) -> QSize:
         text = QFontMetrics(QFont()).height()
-        return QSize(self.thumb + 2 * PAD, self.thumb + 2 * PAD + text + 4)
+        return QSize(self.thumb + 2 * PAD + 4, self.thumb + 2 * PAD + text + 4)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802
-        return self.tile_size()
+        # The whole grid cell: the tile is drawn centred in it, so justified columns look even.
+        tile = self.tile_size()
+        return QSize(max(tile.width(), self.cell_width), tile.height())
 
     def paint(
         self,
@@ -42,7 +45,11 @@ class PhotoDelegate(QStyledItemDelegate):
     ) -> None:
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, True)
-        rect: QRect = option.rect.adjusted(2, 2, -2, -2)
+        cell: QRect = option.rect
+        width = self.thumb + 2 * PAD
+        rect = QRect(
+            cell.left() + (cell.width() - width) // 2, cell.top() + 2, width, cell.height() - 4
+        )
         palette: QPalette = option.palette
         selected = bool(option.state & QStyle.StateFlag.State_Selected)
         tile = self.model.tile(index.row())
@@ -60,7 +67,12 @@ class PhotoDelegate(QStyledItemDelegate):
             painter.setBrush(hover)
             painter.drawRoundedRect(rect, 6, 6)
 
-        box = QRect(rect.left() + PAD - 2, rect.top() + PAD - 2, self.thumb, self.thumb)
+        box = QRect(
+            rect.left() + (rect.width() - self.thumb) // 2,
+            rect.top() + PAD - 2,
+            self.thumb,
+            self.thumb,
+        )
         pm, state, error = tile.pixmap, tile.state, tile.error
         if isinstance(pm, QPixmap) and not pm.isNull():
             scaled = pm.size().scaled(box.size(), Qt.AspectRatioMode.KeepAspectRatio)
@@ -91,11 +103,8 @@ class PhotoDelegate(QStyledItemDelegate):
         name_rect = QRect(
             rect.left() + 4, box.bottom() + 4, rect.width() - 8, rect.bottom() - box.bottom() - 4
         )
-        painter.setPen(
-            palette.color(
-                QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text
-            )
-        )
+        # The selection fill is translucent: the normal text colour stays readable on it.
+        painter.setPen(palette.color(QPalette.ColorRole.Text))
         if self._font_key != option.font:
             self._font_key = QFont(option.font)
             self._name_font = QFont(option.font)

@@ -82,6 +82,12 @@ class _Task(QRunnable):
         self._wants_report = wants_report
 
     def run(self) -> None:
+        try:
+            self._run()
+        except RuntimeError as exc:  # the relay was deleted: the app is closing, nobody listens
+            log.debug("task result dropped: %s", exc)
+
+    def _run(self) -> None:
         relay = self._relay
         try:
             result = self._fn(report=relay.progress.emit) if self._wants_report else self._fn()
@@ -156,7 +162,9 @@ class Pools:
         return [self.index, self.io, self.export]
 
     def wait(self, msecs: int = 10_000) -> bool:
-        return all(p.waitForDone(msecs) for p in self.all())
+        """Wait for our pools, and briefly for the global one (tasks of optional views)."""
+        ours = all(p.waitForDone(msecs) for p in self.all())
+        return QThreadPool.globalInstance().waitForDone(min(msecs, 3_000)) and ours
 
 
 def _pool(threads: int, name: str) -> QThreadPool:
