@@ -23,11 +23,14 @@ class EmptyState(QWidget):
         title.setAlignment(Qt.AlignmentFlag.AlignCenter)
         blurb = QLabel(
             "Open a folder: PhotoSort indexes it in the background. Then right-click any photo "
-            "and choose <b>Sort by similarity to this</b>.<br>You can also drop a folder here."
+            "and choose <b>Sort by similarity to this</b>."
         )
         blurb.setWordWrap(True)
         blurb.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        blurb.setMaximumWidth(560)
+        blurb.setFixedWidth(560)
+        blurb.setMinimumHeight(blurb.heightForWidth(560))
+        hint = QLabel("You can also drop a folder onto this window.")
+        hint.setEnabled(False)
         self.open_button = QPushButton(action_icon("open-folder"), "  Open a folder…")
         self.open_button.setDefault(True)
         self.open_button.clicked.connect(self.openRequested)
@@ -37,6 +40,6 @@ class EmptyState(QWidget):
         for b in (self.open_button, self.samples_button):
             b.setMinimumWidth(240)
             b.setMinimumHeight(36)
-        for w in (logo, title, blurb, self.open_button, self.samples_button):
+        for w in (logo, title, blurb, self.open_button, self.samples_button, hint):
             layout.addWidget(w, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addStretch(3)

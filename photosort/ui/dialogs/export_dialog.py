@@ -132,7 +132,7 @@ class ExportDialog(QDialog):
         form = QFormLayout()
         form.addRow("Copy to:", target_row)
         form.addRow("Name pattern:", self.pattern)
-        form.addRow("", self.pattern_error)
+        form.addRow(self.pattern_error)
         form.addRow("First names:", self.preview)
         form.addRow("Export:", scope_box)
         layout = QVBoxLayout(self)
@@ -167,9 +167,11 @@ class ExportDialog(QDialog):
             for rank, item in enumerate(self.chosen_items()[:PREVIEW_COUNT], start=1):
                 self.preview.addItem(render_name(pattern, rank, item))
             self.pattern_error.setText("")
+            self.pattern_error.setVisible(False)
             self._pattern_ok = True
         except ExportError as exc:
             self.pattern_error.setText(str(exc))
+            self.pattern_error.setVisible(True)
             self._pattern_ok = False
         self._update_buttons()
 

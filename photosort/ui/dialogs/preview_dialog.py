@@ -28,6 +28,7 @@ from photosort.ui.photo_model import human_size
 from photosort.ui.workers import run_task
 
 PREVIEW_SIDE = 1400
+MAX_UPSCALE = 2
 
 _EXIF_TAGS = {
     271: "Camera maker",
@@ -181,9 +182,12 @@ class PreviewDialog(QDialog):
 
     def _fit(self) -> None:
         if self._pixmap is not None:
+            # Fit the space, but never blow a small photo up more than twice: pixels, not art.
+            limit = self._pixmap.size() * MAX_UPSCALE
+            area = self.image.size().boundedTo(limit)
             self.image.setPixmap(
                 self._pixmap.scaled(
-                    self.image.size(),
+                    area,
                     Qt.AspectRatioMode.KeepAspectRatio,
                     Qt.TransformationMode.SmoothTransformation,
                 )
