@@ -116,3 +116,32 @@ def test_a_missing_folder_is_a_readable_error(qtbot, make_window, tmp_path):
         window.open_folder(str(tmp_path / "nowhere"))
     assert "not a folder" in blocker.args[0]
     assert np.all(window.model.rowCount() == 0)
+
+
+def test_arrange_by_similarity_and_drop_a_folder(qtbot, make_window, photos):
+    from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from photosort.ui.sorter import arrange_function
+
+    window = make_window()
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(photos))])
+    drop = QDropEvent(
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    with qtbot.waitSignal(window.library.indexFinished, timeout=INDEX_TIMEOUT):
+        window.dropEvent(drop)
+    assert window.model.rowCount() == 12
+    if arrange_function() is None:
+        assert not window.arrange_action.isVisible()
+        return
+    with qtbot.waitSignal(window.sorter.orderApplied, timeout=INDEX_TIMEOUT) as blocker:
+        window.arrange_action.trigger()
+    assert blocker.args[0].mode == "arranged"
+    assert sorted(window.model.paths_in_order()) == sorted(str(p) for p in photos.iterdir())
+    assert window.arrange_action.isChecked()
