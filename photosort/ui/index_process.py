@@ -6,7 +6,10 @@ that made the grid stall for several hundred milliseconds at a time. In a child 
 indexer has its own interpreter, and a crash inside a native decoder costs the run, not the app.
 
 The worker thread that calls `index_in_process` relays the child's progress and result and
-forwards cancellation; the child opens its own `Store` and encoder.
+forwards cancellation; the child opens its own `Store` and encoder, and runs at a lower CPU
+priority. The child is started with "spawn" (forking a process that runs Qt threads is unsafe),
+which re-imports the parent's main script: a script that builds the window must do so under
+`if __name__ == "__main__":`, as `photosort`, `python -m photosort` and the benchmarks do.
 """
 
 from __future__ import annotations
