@@ -497,10 +497,9 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{text}: {report.summary()}", 8000)
         snap = self.library.snapshot
         if self.map_panel is not None and snap is not None and not report.cancelled:
-            self.map_panel._loaded = None  # new latents: recompute the map
-            self.map_panel.load(self.db_path, snap.folder, snap.model_id)
+            self.map_panel.reload(self.db_path, snap.folder, snap.model_id)
 
-    def _order_applied(self, order: GridOrder) -> None:
+    def _order_applied(self, order: GridOrder, fresh: bool) -> None:
         checked = {
             ordering.NAME: self.sort_name_action,
             ordering.DATE: self.sort_date_action,
@@ -510,22 +509,22 @@ class MainWindow(QMainWindow):
         if checked is not None:
             checked.setChecked(True)
         if order.mode == ordering.SIMILARITY:
-            names = ", ".join(os.path.basename(p) for p in order.references[:3])
-            more = len(order.references) - 3
-            names += f" and {more} more" if more > 0 else ""
-            try:
-                encoder = self.registry.info(self.current_model_id()).name
-            except ModelError:
-                encoder = self.current_model_id()
-            self.statusBar().showMessage(f"Most similar to {names} first ({encoder})")
-            if self._scroll_to_top_after_sort:
+            if fresh:  # a refresh while indexing must not yank the view back to the top
                 self.grid.scrollToTop()
+                self.statusBar().showMessage(self._similarity_message(order.references))
             if self.map_panel is not None:
                 top = self.model.paths_in_order()[: 1 + len(order.references) + 24]
                 self.map_panel.set_highlight(list(order.references), top[len(order.references) :])
-        self._scroll_to_top_after_sort = order.mode != ordering.SIMILARITY
 
-    _scroll_to_top_after_sort = True
+    def _similarity_message(self, references: tuple[str, ...]) -> str:
+        names = ", ".join(os.path.basename(p) for p in references[:3])
+        more = len(references) - 3
+        names += f" and {more} more" if more > 0 else ""
+        try:
+            encoder = self.registry.info(self.current_model_id()).name
+        except ModelError:
+            encoder = self.current_model_id()
+        return f"Most similar to {names} first ({encoder})"
 
     def _selection_changed(self, *_: object) -> None:
         if self.map_panel is not None:

@@ -64,6 +64,11 @@ class MapPanel(QObject):
         self._pending = (db_path, folder, model_id)
         self._maybe_load()
 
+    def reload(self, db_path: str, folder: str, model_id: str) -> None:
+        """New latents (indexing finished): recompute the map even for the same folder."""
+        self._loaded = None
+        self.load(db_path, folder, model_id)
+
     def _maybe_load(self, *_: object) -> None:
         if self.dock.isVisible() and not self._sized and not self.dock.isFloating():
             self._sized = True  # first time shown: about a third of the window, not half

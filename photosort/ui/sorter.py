@@ -33,7 +33,7 @@ def arrange_function() -> Callable[[np.ndarray, str], np.ndarray] | None:
 
 
 class SortController(QObject):
-    orderApplied = Signal(object)  # GridOrder
+    orderApplied = Signal(object, bool)  # GridOrder, and whether the user just asked for it
     needsIndexing = Signal(list)  # references without a latent
     error = Signal(str)
 
@@ -45,12 +45,14 @@ class SortController(QObject):
         self.references: list[str] = []
         self._handle: TaskHandle | None = None
         self._waiting_for: set[str] = set()
+        self._fresh = False  # the next order answers a user's request (not a refresh)
 
     def sort_by(self, mode: str, references: list[str] | None = None) -> None:
         self.mode = mode
         if references is not None:
             self.references = list(references)
         self._waiting_for.clear()
+        self._fresh = True
         self.apply()
 
     def sort_like(self, references: list[str]) -> None:
@@ -76,7 +78,8 @@ class SortController(QObject):
                 self.apply()  # the snapshot moved on while we computed
                 return
             self.model.apply_order(order)
-            self.orderApplied.emit(order)
+            fresh, self._fresh = self._fresh, False
+            self.orderApplied.emit(order, fresh)
 
         def failed(message: str) -> None:
             self.error.emit(message)
