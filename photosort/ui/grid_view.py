@@ -77,6 +77,12 @@ class PhotoGrid(QListView):
             self.setGridSize(cell)
             self.doItemsLayout()
 
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        # Only a shown widget knows its screen's pixel ratio: HiDPI thumbnails stay sharp.
+        side = round(self.thumb_size() * self.devicePixelRatioF())
+        self.photo_model.thumbnails.set_display_side(side)
+
     def resizeEvent(self, event) -> None:  # noqa: N802
         self._justify()
         super().resizeEvent(event)
