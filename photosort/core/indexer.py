@@ -40,6 +40,7 @@ class IndexReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     cancelled: bool = False
     decoded: int = 0  # files whose pixels were decoded (a rescan of an unchanged folder: 0)
+    kept_empty: int = 0  # photos kept although their folder looked empty (unplugged disk?)
 
     def summary(self) -> str:
         parts = [
@@ -50,6 +51,11 @@ class IndexReport:
             f"{len(self.skipped)} skipped",
         ]
         text = ", ".join(parts)
+        if self.kept_empty:
+            text += (
+                f"; the folder looks empty, so its {self.kept_empty} known photos were kept "
+                "(is a disk unplugged?)"
+            )
         return text + (" (cancelled)" if self.cancelled else "")
 
 
@@ -128,6 +134,11 @@ class Indexer:
             report.cancelled = True
             return report
         # Only a complete run may forget files: a cancelled one could not tell moves apart.
+        if not scan.files and vanished:
+            # A folder that used to hold photos and now looks empty is far more often an
+            # unplugged disk or an unmounted share than a deliberate deletion of everything.
+            report.kept_empty = len(vanished)
+            return report
         report.removed = self.store.remove_paths(vanished)
         stale = [p for p in failures if p not in present]
         self.store.remove_paths(stale)

@@ -153,3 +153,21 @@ def test_not_a_folder(db_path: Path, pixels_encoder, tmp_path: Path) -> None:
 
     with Store(db_path) as store, pytest.raises(PhotoSortError, match="not a folder"):
         Indexer(store, pixels_encoder).index_folder(tmp_path / "missing")
+
+
+def test_a_folder_that_looks_empty_keeps_its_photos(
+    photo_folder: Path, db_path: Path, pixels_encoder
+) -> None:
+    with Store(db_path) as store:
+        Indexer(store, pixels_encoder).index_folder(photo_folder)
+        hidden = photo_folder.parent / "unplugged"
+        os.rename(photo_folder, hidden)
+        photo_folder.mkdir()  # the mount point of a disk that is not there
+        report = Indexer(store, pixels_encoder).index_folder(photo_folder)
+        assert (report.removed, report.kept_empty) == (0, 12)
+        assert "looks empty" in report.summary()
+        assert len(store.photos_under(photo_folder)) == 12
+        os.rmdir(photo_folder)
+        os.rename(hidden, photo_folder)
+        again = Indexer(store, pixels_encoder).index_folder(photo_folder)
+        assert (again.unchanged, again.decoded) == (12, 0)
