@@ -7,6 +7,7 @@ load too) a QTimer heartbeat records the gap between its ticks. The longest gap 
 heartbeat interval is the longest stall a user could have felt. Target: < 100 ms.
 
     python benchmarks/gui_stall.py [--photos 2000] [--keep DIR]
+    python benchmarks/gui_stall.py --scale 100000   # grid, sorts and refreshes at 100k photos
 """
 
 from __future__ import annotations
@@ -46,6 +47,91 @@ def make_photos(folder: Path, count: int, size: tuple[int, int] = (640, 480)) ->
         Image.fromarray(np.clip(img, 0, 255).astype(np.uint8), "RGB").save(path, quality=88)
 
 
+def synthetic_snapshot(n: int, dim: int = 192):
+    """A folder of `n` photos as the app holds it, without the files (for `--scale`)."""
+    from photosort.ui.snapshot import INDEXED, FolderSnapshot
+
+    paths = [f"/synthetic/dir{i // 1000:04d}/photo{i:07d}.jpg" for i in range(n)]
+    state = np.full(n, INDEXED, np.uint8)
+    state[-n // 20 :] = 0  # the last 5 % not indexed yet
+    base = np.flatnonzero(state == INDEXED)
+    rng = np.random.default_rng(0)
+    return FolderSnapshot(
+        folder="/synthetic",
+        model_id="pixels-8x8",
+        metric="euclidean",
+        paths=paths,
+        sizes=np.full(n, 2_000_000, np.int64),
+        mtimes=np.zeros(n, np.int64),
+        index_of={p: i for i, p in enumerate(paths)},
+        names=[p.rsplit("/", 1)[1] for p in paths],
+        taken=[None] * n,
+        state=state,
+        latent_paths=[paths[i] for i in base],
+        latent_base=base,
+        vectors=rng.normal(size=(len(base), dim)).astype(np.float32),
+    )
+
+
+def scale_run(n: int) -> int:
+    """Heartbeat while the grid shows, re-sorts and refreshes a synthetic n-photo folder."""
+    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+
+    from photosort.ui.app import create_main_window, ensure_application
+
+    work = Path(tempfile.mkdtemp(prefix="photosort-scale-"))
+    app = ensure_application()
+    window = create_main_window(
+        db_path=work / "db.sqlite3",
+        settings=QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat),
+        thumbnail_dir=work / "thumbs",
+    )
+    window.resize(1280, 800)
+    window.show()
+    snap = synthetic_snapshot(n)
+    clock = QElapsedTimer()
+    gaps: dict[str, list[float]] = {}
+    phase = ["idle"]
+    last = [0.0]
+
+    def tick() -> None:
+        now = clock.nsecsElapsed() / 1e6
+        gaps.setdefault(phase[0], []).append(now - last[0])
+        last[0] = now
+
+    def step(name: str, action) -> None:
+        phase[0] = name
+        action()
+
+    heartbeat = QTimer(interval=HEARTBEAT_MS)
+    heartbeat.timeout.connect(tick)
+    plan = [
+        ("show the folder", lambda: window.model.set_snapshot(snap)),
+        ("sort by similarity", lambda: window.sort_like([snap.paths[7]])),
+        ("select all", window.grid.selectAll),
+        ("sort by name", window.sort_name_action.trigger),
+        ("refresh while indexing", lambda: window._snapshot_updated(snap)),
+        ("scroll to the end", window.grid.scrollToBottom),
+    ]
+    for k, (name, action) in enumerate(plan):
+        QTimer.singleShot(1000 + 1500 * k, lambda n=name, a=action: step(n, a))
+    QTimer.singleShot(1000 + 1500 * len(plan), app.quit)
+    clock.start()
+    heartbeat.start()
+    app.exec()
+    window.shutdown()
+    shutil.rmtree(work, ignore_errors=True)
+    worst = 0.0
+    print(f"{n:,} photos (synthetic, no files):")
+    for name, values in gaps.items():
+        if name == "idle":
+            continue
+        stall = max(values[1:] or [HEARTBEAT_MS]) - HEARTBEAT_MS
+        worst = max(worst, stall)
+        print(f"  {name:24s} longest GUI-thread stall {stall:6.1f} ms")
+    return 0 if worst < 100 else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=2000)
@@ -53,8 +139,16 @@ def main() -> int:
     parser.add_argument(
         "--baseline", type=int, default=3, help="seconds of idle heartbeat measured first"
     )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        metavar="N",
+        help="instead: show, sort and refresh a synthetic folder of N photos (e.g. 100000)",
+    )
     args = parser.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.scale:
+        return scale_run(args.scale)
 
     from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
 

@@ -154,7 +154,7 @@ class PhotoModel(QAbstractListModel):
         """A different folder (or none): a full reset."""
         self.beginResetModel()
         self.snapshot = snap
-        self._names = [os.path.basename(p) for p in snap.paths] if snap else []
+        self._names = (snap.names or [os.path.basename(p) for p in snap.paths]) if snap else []
         n = len(snap.paths) if snap else 0
         self._set_order(order or GridOrder(NAME, np.arange(n, dtype=np.int64)))
         self.endResetModel()

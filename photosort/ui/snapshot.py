@@ -29,6 +29,7 @@ class FolderSnapshot:
     sizes: np.ndarray  # int64 per photo
     mtimes: np.ndarray  # int64 ns per photo
     index_of: dict[str, int]  # path -> base index
+    names: list[str] = field(default_factory=list)  # file names, computed off the GUI thread
     taken: list[str | None] = field(default_factory=list)  # EXIF date when the store knows it
     state: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     reasons: dict[int, str] = field(default_factory=dict)  # base index -> why it was skipped
@@ -69,6 +70,7 @@ def scan(folder: str, model_id: str, metric: str) -> FolderSnapshot:
         sizes=np.fromiter((e.size for e in result.files), np.int64, n),
         mtimes=np.fromiter((e.mtime_ns for e in result.files), np.int64, n),
         index_of={p: i for i, p in enumerate(paths)},
+        names=[os.path.basename(p) for p in paths],
         taken=[None] * n,
         state=np.zeros(n, np.uint8),
         problems=list(result.problems),
