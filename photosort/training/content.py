@@ -142,18 +142,36 @@ def extract_pooled(
     cache = cache_dir / f"features-{backbone_name}-{key}.npy"
     if cache.exists():
         return np.load(cache)
-    backbone = load_backbone(backbone_name, size)
-    enc = ContentEncoder(backbone, np.zeros(1280), np.eye(1280)).eval()
-    mean = torch.tensor(TF_LITE_MEAN).view(1, 3, 1, 1)
-    std = torch.tensor(TF_LITE_STD).view(1, 3, 1, 1)
+    # Through onnxruntime: several times faster than eager PyTorch on a small CPU.
+    import tempfile
+
+    import onnxruntime as ort
+
+    class _Pooled(nn.Module):
+        def __init__(self, enc: ContentEncoder):
+            super().__init__()
+            self.enc = enc
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.enc.pooled(x)
+
+    enc = ContentEncoder(load_backbone(backbone_name, size), np.zeros(1280), np.eye(1280))
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        onnx_path = Path(tmpdir) / "pooled.onnx"
+        export_onnx(_Pooled(enc.eval()), torch.zeros(2, 3, size, size), onnx_path)
+        sess = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    mean = np.asarray(TF_LITE_MEAN, np.float32).reshape(1, 3, 1, 1)
+    std = np.asarray(TF_LITE_STD, np.float32).reshape(1, 3, 1, 1)
     out = np.empty((len(paths), 1280), np.float32)
     bar = ProgressBar(len(paths), f"features {backbone_name}")
-    with torch.no_grad():
-        for s in range(0, len(paths), batch_size):
-            chunk = paths[s : s + batch_size]
-            x = D.to_tensor(load_pixels(chunk, size))
-            out[s : s + len(chunk)] = enc.pooled((x - mean) / std).numpy()
-            bar.update(len(chunk))
+    for s in range(0, len(paths), batch_size):
+        chunk = paths[s : s + batch_size]
+        x = load_pixels(chunk, size).transpose(0, 3, 1, 2).astype(np.float32) / 255.0
+        out[s : s + len(chunk)] = sess.run(None, {name: (x - mean) / std})[0]
+        bar.update(len(chunk))
     bar.close()
     cache.parent.mkdir(parents=True, exist_ok=True)
     tmp = cache.with_suffix(".tmp.npy")
