@@ -23,7 +23,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder")
     parser.add_argument("--out", required=True, metavar="FILE.png", help="image to write")
     parser.add_argument(
-        "--size", type=int, default=2400, metavar="PX", help="image side (default: 2400)"
+        "--size",
+        type=int,
+        default=2400,
+        metavar="PX",
+        help="the image's longer side (default: 2400); the other follows the map's shape",
     )
     parser.add_argument(
         "--thumb", type=int, default=96, metavar="PX", help="thumbnail side (default: 96)"
@@ -64,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
             bar.close()
     common.print_skipped(report, limit=5)
     shown = render_map(layout.paths, layout.coords, args.out, args.size, args.thumb)
+    count = f"{len(layout)} photo" + ("" if len(layout) == 1 else "s")
     print(
-        f"map of {len(layout)} photos ({layout.method}, {shown} thumbnails) written to "
-        f"{display_path(args.out)}"
+        f"map of {count} ({layout.method}, {shown} thumbnails) written to {display_path(args.out)}"
     )
     return 0
 
@@ -93,8 +97,15 @@ def render_map(paths: list[str], coords, out: str, size: int, thumb: int) -> int
     from photosort.core.errors import PhotoSortError
 
     margin = thumb // 2 + 4
-    xy = np.asarray(coords, dtype=np.float64) * (size - 2 * margin) + margin
-    canvas = Image.new("RGB", (size, size), BACKGROUND)
+    c = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
+    lo = c.min(axis=0) if len(c) else np.zeros(2)
+    span = (c.max(axis=0) - lo) if len(c) else np.zeros(2)
+    # The longer side of the map spans `size`; the other side is cropped to the map.
+    scale = (size - 2 * margin) / max(float(span.max()), 1e-9) if span.max() > 0 else 0.0
+    width, height = (int(round(v * scale)) + 2 * margin for v in span)
+    width, height = max(width, 2 * margin + 1), max(height, 2 * margin + 1)
+    xy = (c - lo) * scale + margin
+    canvas = Image.new("RGB", (width, height), BACKGROUND)
     draw = ImageDraw.Draw(canvas)
     r = max(1.5, size / 800)
     for x, y in xy:

@@ -73,7 +73,7 @@ def test_map_renders_a_png(folder: Path, db_path: Path, tmp_path: Path):
     assert proc.returncode == 0, proc.stderr
     assert "map of 30 photos" in proc.stdout
     with Image.open(out) as img:
-        assert img.size == (400, 400)
+        assert max(img.size) == 400 and min(img.size) > 48  # cropped to the map's shape
         # thumbnails were drawn: far more colours than the background and the dots
         assert len(img.convert("RGB").getcolors(1 << 20) or []) > 100
 
