@@ -235,3 +235,24 @@ def test_fifty_thousand_points_paint_quickly(qtbot, view):
     view.canvas.zoom_by(6)
     hits = [view._point_at(QPoint(x, 250)) for x in range(0, 600, 40)]
     assert any(h >= 0 for h in hits)
+
+
+def test_hover_names_the_photo_under_the_mouse(qtbot, view):
+    view.show_layout(synthetic(40))
+    dev = view.device_positions()
+    row = int(np.argmin(dev[:, 0]))  # the leftmost point: nothing else under it
+    QTest.mouseMove(view.canvas.viewport(), QPoint(round(dev[row, 0]), round(dev[row, 1])))
+    qtbot.waitUntil(lambda: view.canvas._hover == row)
+
+
+def test_a_new_load_replaces_the_one_running(qtbot, view, indexed, fits, tmp_path, registry):
+    db, folder = indexed
+    other = make_folder(tmp_path / "other", 17)
+    with Store(db) as store:
+        Indexer(store, registry.encoder("pixels-8x8")).index_folder(str(other))
+    view.load(str(db), str(folder), "pixels-8x8", metric="euclidean")
+    view.load(str(db), str(other), "pixels-8x8", metric="euclidean")
+    layout = wait_for_map(qtbot, view)
+    qtbot.wait(200)  # a stale result of the first load must not arrive after this one
+    assert view.layout_ is layout and len(layout) == 17
+    assert all(p.startswith(str(other)) for p in layout.paths)
