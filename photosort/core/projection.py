@@ -424,7 +424,10 @@ def compute_map(
     if n == 0:
         return MapLayout([], np.zeros((0, 2), np.float32), "empty")
     if scope is None:
-        scope = os.path.commonpath(paths) if n > 1 else os.path.dirname(paths[0])
+        try:
+            scope = os.path.commonpath(paths) if n > 1 else os.path.dirname(paths[0])
+        except ValueError:  # Windows paths on different drives
+            scope = ""
     x = _prepared(vectors, metric)
     if len(x) != n:
         raise ValueError(f"{n} paths but {len(x)} vectors")

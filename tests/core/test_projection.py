@@ -257,3 +257,11 @@ def test_a_cache_that_cannot_be_written_does_not_lose_the_map(store, fits, monke
     monkeypatch.setattr(store, "put_projection", full)
     layout = compute_map(store, "m", names(30), clustered(30), "euclidean")
     assert layout.fitted and len(layout) == 30
+
+
+def test_file_names_that_are_not_utf8_round_trip(store: Store, fits: list[int]) -> None:
+    paths = [f"/photos/caf\udce9-{i:02d}.jpg" for i in range(20)]  # a Latin-1 byte on Linux
+    x = clustered(20)
+    compute_map(store, "m", paths, x, "euclidean")
+    again = compute_map(store, "m", paths, x, "euclidean")
+    assert again.from_cache and again.paths == paths and fits == [20]
