@@ -21,6 +21,7 @@ from PySide6.QtGui import QImage, QPixmap
 
 from photosort.core.decode import make_thumbnail
 from photosort.core.errors import DecodeError
+from photosort.ui.workers import lower_thread_priority
 
 log = logging.getLogger("photosort.ui.thumbnails")
 
@@ -93,6 +94,7 @@ class _Drain(QRunnable):
         self.owner = owner
 
     def run(self) -> None:
+        lower_thread_priority()
         owner = self.owner
         while True:
             request = owner._take()

@@ -10,8 +10,12 @@ Pools are separated by purpose so a long indexing run never delays a thumbnail o
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
+import os
+import sys
+import threading
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +25,9 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from photosort.core.errors import Cancelled, PhotoSortError
 
 log = logging.getLogger("photosort.ui")
+
+#: How much nicer than the GUI thread worker threads are.
+BACKGROUND_NICE = 5
 
 
 class _Relay(QObject):
@@ -73,6 +80,22 @@ class _Relay(QObject):
             self.on_cancelled()
 
 
+_niced = threading.local()
+
+
+def lower_thread_priority(step: int = BACKGROUND_NICE) -> None:
+    """Make the calling worker thread yield the CPU to the GUI thread (Linux: per thread).
+
+    On a busy machine the scheduler then runs the GUI thread first whenever it has work."""
+    if getattr(_niced, "done", False):
+        return
+    _niced.done = True
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            tid = threading.get_native_id()
+            os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + step)
+
+
 class _Task(QRunnable):
     def __init__(self, fn: Callable[..., Any], relay: _Relay, wants_report: bool) -> None:
         super().__init__()
@@ -82,6 +105,7 @@ class _Task(QRunnable):
         self._wants_report = wants_report
 
     def run(self) -> None:
+        lower_thread_priority()
         try:
             self._run()
         except RuntimeError as exc:  # the relay was deleted: the app is closing, nobody listens
