@@ -196,12 +196,14 @@ def main() -> int:
 
     def started() -> None:
         state["running"], state["start"] = True, time.monotonic()
+        state["cpu0"] = time.thread_time()  # the GUI thread's own CPU time
         scroller.start()
 
     def finished(report) -> None:
         state["running"] = False
         state["report"] = report
         state["seconds"] = time.monotonic() - state["start"]
+        state["cpu"] = time.thread_time() - state["cpu0"]
         scroller.stop()
         QTimer.singleShot(200, app.quit)
 
@@ -217,7 +219,11 @@ def main() -> int:
     report = state["report"]
     stalls = np.asarray(gaps) - HEARTBEAT_MS if gaps else np.zeros(1)
     print(f"indexing: {report.summary() if report else 'did not finish'}")
-    print(f"indexing took {state.get('seconds', 0):.1f} s; {len(gaps)} heartbeats")
+    seconds = state.get("seconds", 0) or 1e-9
+    print(
+        f"indexing took {seconds:.1f} s; {len(gaps)} heartbeats; the GUI thread itself was "
+        f"busy {100 * state.get('cpu', 0) / seconds:.0f} % of that time"
+    )
     print(
         f"GUI-thread stall: longest {stalls.max():.1f} ms, 99th percentile "
         f"{np.percentile(stalls, 99):.1f} ms, median {np.median(stalls):.1f} ms "

@@ -11,7 +11,6 @@ import logging
 import os
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -308,7 +307,3 @@ class Library(QObject):
                 self.error.emit(message)
 
         return failed
-
-
-def db_display(path: str | os.PathLike[str]) -> str:
-    return str(Path(path))
