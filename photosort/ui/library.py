@@ -91,9 +91,10 @@ class Library(QObject):
         self.busy.emit("Reading the folder…")
         try:
             metric = self.metric(model_id)
-        except Exception as exc:  # an unknown model id: a readable message
-            self.error.emit(str(exc))
-            return
+            can_index = True
+        except Exception as exc:  # no or unknown model: still show the photos, say why
+            self.error.emit(f"{exc}; the photos are shown but cannot be indexed")
+            metric, can_index = "cosine", False
         db = self.db_path
         target = self.folder
 
@@ -106,7 +107,8 @@ class Library(QObject):
                 return
             self.snapshot = snap
             self.folderOpened.emit(snap)
-            self.start_indexing()
+            if can_index:
+                self.start_indexing()
 
         run_task(load, done, self._failed(generation), pool=self.pools.io)
 

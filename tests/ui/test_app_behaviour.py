@@ -107,6 +107,10 @@ def test_about_lists_models_and_an_empty_model_folder_is_a_message(qtbot, tmp_pa
     qtbot.addWidget(window)
     assert not window.model_combo.isEnabled()
     assert "No encoder" in window.statusBar().currentMessage()
+    folder = make_folder(tmp_path / "few", 3)
+    with qtbot.waitSignal(window.library.folderOpened, timeout=INDEX_TIMEOUT):
+        window.open_folder(str(folder))
+    assert window.model.rowCount() == 3  # browsing and exporting by name still work
     window.shutdown()
 
 
