@@ -16,31 +16,54 @@ fi
 command -v xdotool >/dev/null || { echo "needs xdotool (apt-get install xdotool)"; exit 2; }
 
 xvfb_pid=""
-cleanup() { [[ -n "$xvfb_pid" ]] && kill "$xvfb_pid" 2>/dev/null || true; rm -rf "${home:-}"; }
+home=""
+cleanup() {
+  if [[ -n "$xvfb_pid" ]]; then kill "$xvfb_pid" 2>/dev/null || true; wait "$xvfb_pid" 2>/dev/null || true; fi
+  [[ -n "$home" ]] && rm -rf "$home"
+}
 trap cleanup EXIT
 if [[ -z "${DISPLAY:-}" ]]; then
   command -v Xvfb >/dev/null || { echo "needs Xvfb (apt-get install xvfb)"; exit 2; }
-  export DISPLAY=":87"
-  Xvfb "$DISPLAY" -screen 0 1600x1000x24 -nolisten tcp >/dev/null 2>&1 &
+  # A free display number, chosen by Xvfb itself and written to the file once it is ready.
+  dfile=$(mktemp)
+  Xvfb -displayfd 3 -screen 0 1600x1000x24 -nolisten tcp 3>"$dfile" >/dev/null 2>&1 &
   xvfb_pid=$!
-  for _ in $(seq 50); do xdotool getdisplaygeometry >/dev/null 2>&1 && break; sleep 0.1; done
+  for _ in $(seq 100); do [[ -s "$dfile" ]] && break; sleep 0.05; done
+  export DISPLAY=":$(tr -d '[:space:]' <"$dfile")"
+  rm -f "$dfile"
+  xdotool getdisplaygeometry >/dev/null || { echo "Xvfb did not start"; exit 2; }
 fi
 
 home=$(mktemp -d /tmp/photosort-startup-home.XXXXXX)
 times=()
+failed=0
 for i in $(seq "$RUNS"); do
   start=$(date +%s.%N)
   env -i "PATH=/usr/bin:/bin" "HOME=$home" "LANG=C.UTF-8" "DISPLAY=$DISPLAY" \
     "QT_QPA_PLATFORM=xcb" "$@" >/dev/null 2>"$home/stderr.txt" &
   app=$!
-  if ! timeout 30 xdotool search --sync --onlyvisible --pid "$app" --name PhotoSort >/dev/null; then
-    echo "run $i: no window within 30 s"; cat "$home/stderr.txt"; kill "$app" 2>/dev/null; exit 1
+  # Poll (xdotool's own --sync sometimes missed a window that was already mapped).
+  end=""
+  for _ in $(seq 3000); do
+    if xdotool search --onlyvisible --pid "$app" --name PhotoSort >/dev/null 2>&1; then
+      end=$(date +%s.%N)
+      break
+    fi
+    sleep 0.01
+  done
+  if [[ -z "$end" ]]; then
+    echo "run $i: no window within 30 s:"; sed 's/^/    /' "$home/stderr.txt"
+    kill "$app" 2>/dev/null || true
+    wait "$app" 2>/dev/null || true
+    failed=$((failed + 1))
+    continue
   fi
-  end=$(date +%s.%N)
   kill "$app" 2>/dev/null || true
   wait "$app" 2>/dev/null || true
   t=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
   times+=("$t")
   echo "run $i: window shown after $t s"
 done
-printf '%s\n' "${times[@]}" | sort -n | awk '{ a[NR] = $1 } END { printf "median: %.2f s over %d runs\n", a[int((NR + 1) / 2)], NR }'
+((${#times[@]})) && printf '%s\n' "${times[@]}" | sort -n |
+  awk '{ a[NR] = $1 } END { printf "median: %.2f s over %d runs\n", a[int((NR + 1) / 2)], NR }'
+((failed == 0)) || { echo "$failed run(s) showed no window"; exit 1; }
