@@ -208,6 +208,11 @@ class MainWindow(QMainWindow):
         self.reindex_action = a("&Index Again", lambda: self.library.start_indexing())
         self.skipped_action = a("Show S&kipped Files…", self.show_skipped)
         self.about_action = a("&About PhotoSort", self.show_about)
+        self.preview_action = a("&Preview", self._preview_current, "Space")
+        # Space belongs to the grid only (a focused button or list keeps its own Space).
+        self.removeAction(self.preview_action)
+        self.preview_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.grid.addAction(self.preview_action)
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -223,6 +228,7 @@ class MainWindow(QMainWindow):
         edit = bar.addMenu("&Edit")
         edit.addAction(self.select_all_action)
         edit.addAction(self.copy_action)
+        edit.addAction(self.preview_action)
         view = bar.addMenu("&View")
         for act in (
             self.sort_name_action,
@@ -436,10 +442,19 @@ class MainWindow(QMainWindow):
                 encoder = self.registry.encoder(self.current_model_id())
         except Exception as exc:
             log.info("no encoder for the preview: %s", exc)
-        dialog = PreviewDialog(path, encoder, self.pools.io, self)
+        dialog = PreviewDialog(path, encoder, self.pools.io, self, neighbour=self._neighbour)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog
+
+    def _neighbour(self, path: str, step: int) -> str | None:
+        """The photo `step` places from `path` in the grid's order (preview ← / →)."""
+        row = self.model.row_of_path(path)
+        if row is None or not 0 <= row + step < self.model.rowCount():
+            return None
+        target = self.model.path_at(row + step)
+        self.grid.select_paths([target])
+        return target
 
     def show_skipped(self) -> SkippedDialog:
         snap = self.library.snapshot
@@ -541,6 +556,11 @@ class MainWindow(QMainWindow):
         self.library.set_model(model_id)
         if self.map_panel is not None and self.library.snapshot is not None:
             self.map_panel.load(self.db_path, self.library.snapshot.folder, model_id)
+
+    def _preview_current(self) -> None:
+        index = self.grid.currentIndex()
+        if index.isValid():
+            self.show_preview(self.model.path_at(index.row()))
 
     def _context_menu(self, row: int, pos: QPoint) -> None:
         self.photo_menu(row).popup(pos)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QSettings
+from PySide6.QtCore import QSettings, Qt
 
 from photosort.ui.app import create_main_window
 from photosort.ui.dialogs.about import about_text
@@ -40,7 +40,18 @@ def test_preview_shows_exif_basics_and_what_a_generative_model_sees(qtbot, make_
     assert (dialog.data.width, dialog.data.height) == (96, 72)
     assert dialog.data.reconstruction is not None  # max-4x4 has a decoder
     assert dialog.model_view.pixmap() is not None and not dialog.model_view.pixmap().isNull()
+
+    # → shows the next photo of the grid, and selects it there too.
+    qtbot.keyClick(dialog, Qt.Key.Key_Right)
+    assert dialog.path == str(photos / "img002.jpg")
+    qtbot.waitUntil(lambda: dialog.data is not None, timeout=INDEX_TIMEOUT)
+    assert window.grid.selected_paths() == [dialog.path]
     dialog.close()
+
+    # Space in the grid previews the current photo.
+    window.grid.setCurrentIndex(window.model.index(0))
+    window.grid.setFocus()
+    window.preview_action.trigger()
 
 
 def test_reference_not_yet_indexed_is_indexed_first(qtbot, make_window, tmp_path):

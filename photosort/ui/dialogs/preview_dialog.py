@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +26,7 @@ from photosort.core.decode import load_for_model, open_upright, read_file
 from photosort.core.encoders import Encoder
 from photosort.ui.desktop import open_with_system, show_in_file_manager
 from photosort.ui.photo_model import human_size
-from photosort.ui.workers import run_task
+from photosort.ui.workers import TaskHandle, run_task
 
 PREVIEW_SIDE = 1400
 MAX_UPSCALE = 2
@@ -105,11 +106,19 @@ def load_preview(path: str, encoder: Encoder | None) -> PreviewData:
 
 class PreviewDialog(QDialog):
     def __init__(
-        self, path: str, encoder: Encoder | None, pool: QThreadPool, parent: QWidget | None = None
+        self,
+        path: str,
+        encoder: Encoder | None,
+        pool: QThreadPool,
+        parent: QWidget | None = None,
+        neighbour: Callable[[str, int], str | None] | None = None,
     ) -> None:
+        """`neighbour(path, step)` gives the photo `step` places away in the grid (← / →)."""
         super().__init__(parent)
         self.path = path
-        self.setWindowTitle(os.path.basename(path))
+        self.encoder = encoder
+        self.pool = pool
+        self.neighbour = neighbour
         self.resize(1100, 760)
         self.image = QLabel("Loading…")
         self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -140,22 +149,46 @@ class PreviewDialog(QDialog):
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         viewer = buttons.addButton("Open in viewer", QDialogButtonBox.ButtonRole.ActionRole)
         reveal = buttons.addButton("Show in file manager", QDialogButtonBox.ButtonRole.ActionRole)
-        viewer.clicked.connect(lambda: open_with_system(path))
-        reveal.clicked.connect(lambda: show_in_file_manager(path))
+        viewer.clicked.connect(lambda: open_with_system(self.path))
+        reveal.clicked.connect(lambda: show_in_file_manager(self.path))
+        for button in (viewer, reveal, *buttons.buttons()):
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # arrow keys browse the photos
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.addLayout(row, 1)
         layout.addWidget(buttons)
         self._pixmap: QPixmap | None = None
         self.data: PreviewData | None = None
+        self._handle: TaskHandle | None = None
+        self.show_photo(path)
+
+    def show_photo(self, path: str) -> None:
+        """Load `path` on a worker; what an earlier request brings back is dropped."""
+        if self._handle is not None:
+            self._handle.discard()
+        self.path = path
+        self.data = None
+        self.setWindowTitle(os.path.basename(path))
+        encoder = self.encoder
         self._handle = run_task(
-            lambda: load_preview(path, encoder), self._loaded, self._failed, pool=pool
+            lambda: load_preview(path, encoder), self._loaded, self._failed, pool=self.pool
         )
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        step = {Qt.Key.Key_Left: -1, Qt.Key.Key_Right: 1}.get(event.key())
+        if step is not None and self.neighbour is not None:
+            target = self.neighbour(self.path, step)
+            if target is not None:
+                self.show_photo(target)
+            return
+        super().keyPressEvent(event)
 
     def _loaded(self, data: PreviewData) -> None:
         self.data = data
         self._pixmap = QPixmap.fromImage(data.image)
         self._fit()
+        while self.info.rowCount():
+            self.info.removeRow(0)
         self.info.addRow("File:", QLabel(os.path.basename(self.path)))
         self.info.addRow("Size:", QLabel(f"{data.width} × {data.height}, {human_size(data.size)}"))
         for label, value in data.exif:
@@ -194,5 +227,6 @@ class PreviewDialog(QDialog):
             )
 
     def done(self, result: int) -> None:
-        self._handle.discard()
+        if self._handle is not None:
+            self._handle.discard()
         super().done(result)
