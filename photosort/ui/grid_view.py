@@ -138,10 +138,15 @@ class PhotoGrid(QListView):
         return range(lo, hi + 1)
 
     def _prune_thumbnail_queue(self) -> None:
+        """Scrolling settled: drop requests for tiles gone by, prefetch the next page."""
         model = self.photo_model
         if model.snapshot is None:
             return
-        model.thumbnails.keep_only({model.path_at(r) for r in self.visible_rows()})
+        visible = self.visible_rows()
+        after = range(visible.stop, min(model.rowCount(), visible.stop + len(visible)))
+        ahead = [model.thumbnail_entry(r) for r in after]
+        model.thumbnails.keep_only({model.path_at(r) for r in visible} | {e[0] for e in ahead})
+        model.thumbnails.prefetch(ahead)
 
     def _context_menu(self, pos: QPoint) -> None:
         index = self.indexAt(pos)

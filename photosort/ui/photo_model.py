@@ -202,6 +202,13 @@ class PhotoModel(QAbstractListModel):
 
     # -- lookups ------------------------------------------------------------------------------
 
+    def thumbnail_entry(self, row: int) -> tuple[str, int, int]:
+        """(path, size, mtime_ns) of a row: what the thumbnail cache keys on."""
+        assert self.snapshot is not None
+        base = int(self._order[row])
+        snap = self.snapshot
+        return snap.paths[base], int(snap.sizes[base]), int(snap.mtimes[base])
+
     def path_at(self, row: int) -> str:
         assert self.snapshot is not None
         return self.snapshot.paths[int(self._order[row])]

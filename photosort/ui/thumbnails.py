@@ -179,6 +179,23 @@ class ThumbnailCache(QObject):
         if start:
             self._pool.start(_Drain(self))
 
+    def prefetch(self, entries: list[tuple[str, int, int]]) -> None:
+        """Queue thumbnails likely needed next (the page below); served after visible ones."""
+        start = False
+        with self._lock:
+            for path, size, mtime_ns in entries:
+                if path in self._in_flight or path in self._queue or path in self._errors:
+                    continue
+                if path in self._pixmaps and self._made_for.get(path) == self.display:
+                    continue
+                self._queue[path] = (size, mtime_ns)
+                self._queue.move_to_end(path, last=False)  # the bottom of the stack
+            if self._queue and self._drains < self._pool.maxThreadCount():
+                self._drains += 1
+                start = True
+        if start:
+            self._pool.start(_Drain(self))
+
     def keep_only(self, paths: set[str]) -> None:
         """Drop queued requests for tiles no longer visible."""
         with self._lock:

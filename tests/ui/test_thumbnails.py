@@ -60,3 +60,20 @@ def test_cache_loads_visible_first_reports_errors_and_drops_stale(qtbot, tmp_pat
         assert done == [photos[-2], photos[-1]]
     finally:
         cache.shutdown()
+
+
+def test_prefetched_thumbnails_come_after_visible_ones(qtbot, tmp_path):
+    photos = [make_photo(tmp_path / f"q{i}.jpg", seed=i) for i in range(4)]
+    cache = ThumbnailCache(None, threads=1)
+    order: list[str] = []
+    cache.ready.connect(order.append)
+    try:
+        cache._drains = 1  # hold the worker back while queueing
+        cache.request(*_entry(photos[0]))
+        cache.prefetch([_entry(p) for p in photos[1:3]])
+        cache._drains = 0
+        cache.request(*_entry(photos[3]))  # the newest visible tile goes first
+        qtbot.waitUntil(lambda: len(order) == 4, timeout=10_000)
+        assert order == [str(photos[3]), str(photos[0]), str(photos[1]), str(photos[2])]
+    finally:
+        cache.shutdown()
