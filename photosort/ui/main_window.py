@@ -350,7 +350,7 @@ class MainWindow(QMainWindow):
             self.show_error(f"Cannot open {folder}: it is not a folder (or it no longer exists).")
             return
         self.thumbnails.clear()
-        self.sorter.mode, self.sorter.references = ordering.NAME, []
+        self.sorter.reset()
         self.sort_name_action.setChecked(True)
         self.setWindowTitle(f"{os.path.basename(folder) or folder} — PhotoSort")
         self.settings.last_folder = folder
@@ -379,7 +379,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(
                 "Select a photo first, or right-click it ▸ Sort by similarity to this", 6000
             )
-            self.sort_name_action.setChecked(self.sorter.mode == ordering.NAME)
+            self._check_mode_action(self.sorter.mode)  # undo the menu's check mark
             return
         self.sort_like(paths)
 
@@ -515,14 +515,7 @@ class MainWindow(QMainWindow):
             self.map_panel.reload(self.db_path, snap.folder, snap.model_id)
 
     def _order_applied(self, order: GridOrder, fresh: bool) -> None:
-        checked = {
-            ordering.NAME: self.sort_name_action,
-            ordering.DATE: self.sort_date_action,
-            ordering.SIMILARITY: self.sort_similar_action,
-            ordering.ARRANGED: self.arrange_action,
-        }.get(order.mode)
-        if checked is not None:
-            checked.setChecked(True)
+        self._check_mode_action(order.mode)
         if order.mode == ordering.SIMILARITY:
             if fresh:  # a refresh while indexing must not yank the view back to the top
                 self.grid.scrollToTop()
@@ -530,6 +523,16 @@ class MainWindow(QMainWindow):
             if self.map_panel is not None:
                 top = self.model.paths_in_order()[: 1 + len(order.references) + 24]
                 self.map_panel.set_highlight(list(order.references), top[len(order.references) :])
+
+    def _check_mode_action(self, mode: str) -> None:
+        action = {
+            ordering.NAME: self.sort_name_action,
+            ordering.DATE: self.sort_date_action,
+            ordering.SIMILARITY: self.sort_similar_action,
+            ordering.ARRANGED: self.arrange_action,
+        }.get(mode)
+        if action is not None:
+            action.setChecked(True)
 
     def _similarity_message(self, references: tuple[str, ...]) -> str:
         names = ", ".join(os.path.basename(p) for p in references[:3])
@@ -563,7 +566,9 @@ class MainWindow(QMainWindow):
             self.show_preview(self.model.path_at(index.row()))
 
     def _context_menu(self, row: int, pos: QPoint) -> None:
-        self.photo_menu(row).popup(pos)
+        menu = self.photo_menu(row)
+        menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        menu.popup(pos)
 
     def _toggle_ranks(self, checked: bool) -> None:
         self.grid.delegate.show_ranks = checked

@@ -47,6 +47,14 @@ class SortController(QObject):
         self._waiting_for: set[str] = set()
         self._fresh = False  # the next order answers a user's request (not a refresh)
 
+    def reset(self) -> None:
+        """Another folder: back to name order, no references, nothing in flight."""
+        if self._handle is not None:
+            self._handle.discard()
+        self.mode, self.references = ordering.NAME, []
+        self._waiting_for.clear()
+        self._fresh = False
+
     def sort_by(self, mode: str, references: list[str] | None = None) -> None:
         self.mode = mode
         if references is not None:
