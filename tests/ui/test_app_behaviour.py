@@ -8,6 +8,7 @@ from PySide6.QtCore import QSettings, Qt
 from photosort.ui.app import create_main_window
 from photosort.ui.dialogs.about import about_text
 from photosort.ui.snapshot import INDEXED, PENDING
+from tests.conftest import REPO
 from tests.ui.conftest import INDEX_TIMEOUT, make_folder, open_and_index
 
 
@@ -160,3 +161,22 @@ def test_arrange_by_similarity_and_drop_a_folder(qtbot, make_window, photos):
     assert blocker.args[0].mode == "arranged"
     assert sorted(window.model.paths_in_order()) == sorted(str(p) for p in photos.iterdir())
     assert window.arrange_action.isChecked()
+
+
+def test_a_missing_model_file_is_a_readable_error(qtbot, make_window, photos, tmp_path):
+    import json
+
+    from photosort.core.encoders import Registry
+
+    models = tmp_path / "broken-models"
+    models.mkdir()
+    manifest = json.loads((REPO / "models" / "pixels-8x8.json").read_text())
+    manifest.update(id="ghost", encoder="ghost.onnx", description="A model whose file is gone")
+    (models / "ghost.json").write_text(json.dumps(manifest))
+    window = make_window(reg=Registry([models]))
+    with qtbot.waitSignal(window.errorShown, timeout=INDEX_TIMEOUT) as blocker:
+        window.open_folder(str(photos))
+    assert "model file missing" in blocker.args[0]
+    qtbot.waitUntil(lambda: not window.library.indexing, timeout=INDEX_TIMEOUT)
+    assert window.model.rowCount() == 12  # the photos are still there
+    assert not window.status.progress.isVisible()
