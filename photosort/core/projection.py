@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import logging
 import os
@@ -288,6 +289,16 @@ def _fit_umap(x: np.ndarray, init: np.ndarray, epochs: int, cancel: CancelToken 
         for name in ("precomputed_knn", "knn_indices", "knn_dists", "_knn_indices", "_knn_dists"):
             if hasattr(reducer, name):
                 setattr(reducer, name, None if name != "precomputed_knn" else (None, None, None))
+    if getattr(reducer, "_small_data", False) and hasattr(reducer, "_input_distance_func"):
+        # The small-data transform hands this to sklearn's pairwise_distances: umap's numba
+        # function is called once per pair from Python there; sklearn's own "euclidean" is one
+        # BLAS product. It also keeps numba's code objects out of the stored pickle.
+        reducer._input_distance_func = "euclidean"
+    # Not used to place new photos on a Euclidean map (inverse_transform and non-Euclidean
+    # outputs only); dropping them leaves no numba function in the pickle.
+    for name in ("_inverse_distance_func", "_output_distance_func"):
+        if hasattr(reducer, name):
+            setattr(reducer, name, None)
     return reducer
 
 
@@ -380,6 +391,32 @@ def _pack_fit(reducer: Any, meta: dict[str, Any]) -> bytes:
     return FIT_MAGIC + struct.pack("<I", len(head)) + head + pickle.dumps(reducer, protocol=5)
 
 
+class _ModelUnpickler(pickle.Unpickler):
+    """Loads only what a fitted UMAP is made of (the reducer, numpy arrays, scipy sparse
+    matrices): a database handed over by someone else cannot name `os.system` in its model
+    blob. `_fit_umap` leaves no numba function in the reducer, so none needs to be allowed."""
+
+    ALLOWED = {
+        ("umap.umap_", "UMAP"),
+        ("numpy", "dtype"),
+        ("numpy", "ndarray"),
+    }
+    NUMPY_CORE = ("numpy.core.multiarray", "numpy._core.multiarray", "numpy.core.numeric")
+    NUMPY_NAMES = {"scalar", "_reconstruct", "_frombuffer"}
+    BUILTINS = {"set", "frozenset", "slice", "complex", "bytearray", "dict", "list", "tuple"}
+
+    def find_class(self, module: str, name: str) -> Any:
+        ok = (
+            (module, name) in self.ALLOWED
+            or (module in (*self.NUMPY_CORE, "numpy._core.numeric") and name in self.NUMPY_NAMES)
+            or (module.startswith("scipy.sparse") and name.endswith(("_matrix", "_array")))
+            or (module == "builtins" and name in self.BUILTINS)
+        )
+        if not ok:
+            raise pickle.UnpicklingError(f"{module}.{name} is not part of a map model")
+        return super().find_class(module, name)
+
+
 def _unpack_fit(blob: bytes | None) -> tuple[dict[str, Any], Any] | None:
     if not blob or not blob.startswith(FIT_MAGIC):
         return None
@@ -388,7 +425,7 @@ def _unpack_fit(blob: bytes | None) -> tuple[dict[str, Any], Any] | None:
         (size,) = struct.unpack_from("<I", blob, pos)
         meta = json.loads(blob[pos + 4 : pos + 4 + size])
         _import_umap()  # the pickle refers to umap's classes
-        reducer = pickle.loads(blob[pos + 4 + size :])
+        reducer = _ModelUnpickler(io.BytesIO(blob[pos + 4 + size :])).load()
         return meta, reducer
     except Exception as exc:  # another umap or numpy version: refit instead
         log.info("stored map model not usable (%s); refitting", exc)

@@ -45,6 +45,8 @@ def fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(projection, "_fit_umap", fake_fit)
     monkeypatch.setattr(projection, "_import_umap", lambda: None)
+    allowed = projection._ModelUnpickler.ALLOWED | {(FakeReducer.__module__, "FakeReducer")}
+    monkeypatch.setattr(projection._ModelUnpickler, "ALLOWED", allowed)
     FakeReducer.transforms = 0
     return calls
 
@@ -265,3 +267,28 @@ def test_file_names_that_are_not_utf8_round_trip(store: Store, fits: list[int]) 
     compute_map(store, "m", paths, x, "euclidean")
     again = compute_map(store, "m", paths, x, "euclidean")
     assert again.from_cache and again.paths == paths and fits == [20]
+
+
+CALLED: list[str] = []
+
+
+def _planted(arg: str) -> None:
+    CALLED.append(arg)
+
+
+class Planted:
+    """A model blob written by someone else: unpickling it would call `_planted`."""
+
+    def __reduce__(self):
+        return (_planted, ("ran",))
+
+
+def test_a_planted_model_blob_is_not_run_but_refitted(store: Store, fits: list[int]) -> None:
+    import pickle
+
+    paths, x = names(41), clustered(41)
+    compute_map(store, "m", paths[:40], x[:40], "euclidean", scope="/photos")
+    blob = projection.FIT_MAGIC + b"\x02\x00\x00\x00{}" + pickle.dumps(Planted())
+    store.put_projection(projection.fit_key("m", "/photos"), "m", blob)
+    layout = compute_map(store, "m", paths, x, "euclidean", scope="/photos")
+    assert CALLED == [] and layout.fitted and fits == [40, 41]

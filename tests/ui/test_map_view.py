@@ -39,6 +39,8 @@ def fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
     monkeypatch.setattr(projection, "_fit_umap", fake_fit)
     monkeypatch.setattr(projection, "_import_umap", lambda: None)
+    allowed = projection._ModelUnpickler.ALLOWED | {(FakeReducer.__module__, "FakeReducer")}
+    monkeypatch.setattr(projection._ModelUnpickler, "ALLOWED", allowed)
     return calls
 
 
