@@ -43,6 +43,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         help="content: after the PCA, divide out the within-class covariance of --data's "
         "sub-folders (learned whitening); 'none' keeps the plain PCA projection",
     )
+    parser.add_argument(
+        "--pixel-latent",
+        type=int,
+        default=16,
+        help="content-vae: latent floats encoded from a 64x64 thumbnail (colour, composition); "
+        "the rest of --latent comes from the content features; 0 = features only",
+    )
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--max-images", type=int, default=None, help="use at most N photos")
@@ -122,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         max_images=args.max_images,
         resume=args.resume,
         whitening=args.whitening,
+        pixel_latent=args.pixel_latent,
         name=args.name,
         description=args.description,
     )

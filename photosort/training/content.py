@@ -29,7 +29,7 @@ from torch.nn import functional as F
 from . import data as D
 from .backbones import BACKBONES, TF_LITE_MEAN, TF_LITE_STD, load_backbone
 from .export import compress_fp16_weights, export_onnx, onnx_paths, write_manifest
-from .models import ConvDecoder
+from .models import ConvDecoder, ConvEncoder
 from .plots import loss_curve_png, recon_grid_png
 from .progress import ProgressBar
 
@@ -225,36 +225,72 @@ def build_content_encoder(
 
 
 class FeatureVAE(nn.Module):
-    """VAE whose input is the content encoder's projected features (fixed, precomputed)."""
+    """VAE over the content encoder's projected features, with an optional pixel branch.
 
-    def __init__(self, in_features: int, latent_size: int = 64, image_size: int = 64):
+    The latent is ``[content part | pixel part]``. The content part is encoded from the
+    (precomputed) content features and must rebuild them; the pixel part (``pixel_latent``
+    floats, 0 to disable) is encoded from a 64x64 thumbnail by a small conv net. The image
+    decoder sees both, so the model sorts mostly by what the photo shows and then by colour
+    and composition, and it can redraw the photo.
+    """
+
+    def __init__(
+        self, in_features: int, latent_size: int = 64, image_size: int = 64, pixel_latent: int = 0
+    ):
         super().__init__()
         self.latent_size = latent_size
+        self.pixel_latent = pixel_latent
+        self.content_latent = latent_size - pixel_latent
+        self.image_size = image_size
         hidden = 256
         self.enc = nn.Sequential(
-            nn.Linear(in_features, hidden), nn.GELU(), nn.Linear(hidden, 2 * latent_size)
+            nn.Linear(in_features, hidden), nn.GELU(), nn.Linear(hidden, 2 * self.content_latent)
         )
+        self.pix_enc = ConvEncoder(image_size, 2 * pixel_latent) if pixel_latent else None
         self.feat_dec = nn.Sequential(
-            nn.Linear(latent_size, hidden), nn.GELU(), nn.Linear(hidden, in_features)
+            nn.Linear(self.content_latent, hidden), nn.GELU(), nn.Linear(hidden, in_features)
         )
         self.decoder = ConvDecoder(image_size, latent_size)
 
-    def forward(self, f: torch.Tensor) -> dict[str, torch.Tensor]:
+    def posterior(
+        self, f: torch.Tensor, x: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(mu, logvar) from features ``f`` and, with a pixel branch, thumbnails ``x`` in [-1, 1]."""
         mu, logvar = self.enc(f).chunk(2, dim=1)
-        logvar = logvar.clamp(-10.0, 10.0)
+        if self.pix_enc is not None:
+            if x is None:
+                raise ValueError("this model needs the thumbnail too")
+            mp, lp = self.pix_enc(x).chunk(2, dim=1)
+            mu, logvar = torch.cat([mu, mp], 1), torch.cat([logvar, lp], 1)
+        return mu, logvar.clamp(-10.0, 10.0)
+
+    def forward(self, f: torch.Tensor, x: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        mu, logvar = self.posterior(f, x)
         z = mu + torch.randn_like(mu) * torch.exp(0.5 * logvar) if self.training else mu
-        return {"mu": mu, "logvar": logvar, "feat": self.feat_dec(z), "recon": self.decoder(z)}
+        feat = self.feat_dec(z[:, : self.content_latent])
+        return {"mu": mu, "logvar": logvar, "feat": feat, "recon": self.decoder(z)}
 
 
 class ContentVAEEncoder(nn.Module):
-    """Export wrapper: pixels -> content features -> ``mu``."""
+    """Export wrapper: pixels -> (content features, thumbnail) -> ``mu``."""
 
     def __init__(self, content: ContentEncoder, vae: FeatureVAE, scale: float):
         super().__init__()
         self.content, self.vae, self.scale = content, vae, scale
+        mean = torch.tensor(TF_LITE_MEAN).view(1, 3, 1, 1)
+        std = torch.tensor(TF_LITE_STD).view(1, 3, 1, 1)
+        self.register_buffer("in_mean", mean)
+        self.register_buffer("in_std", std)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        mu, _ = self.vae.enc(self.content(x) * self.scale).chunk(2, dim=1)
+        thumb = None
+        if self.vae.pix_enc is not None:
+            # Back to [0, 1], down to the thumbnail size, then the pixel models' [-1, 1].
+            x01 = x * self.in_std + self.in_mean
+            s = self.vae.image_size
+            t = F.interpolate(F.avg_pool2d(x01, 2), size=(s, s), mode="bilinear")
+            thumb = (t - 0.5) / 0.5
+        mu, _ = self.vae.posterior(self.content(x) * self.scale, thumb)
         return mu
 
 
@@ -276,6 +312,7 @@ def train_content_vae(
     resume: bool = False,
     pca_size: int = 128,
     whitening: str = "class",
+    pixel_latent: int = 16,
     feature_weight: float = 1.0,
     kl_weight: float = 0.02,
     name: str | None = None,
@@ -307,7 +344,7 @@ def train_content_vae(
     n_val = max(1, len(paths) // 50)
     val_idx, train_idx = np.sort(order[:n_val]), order[n_val:]
 
-    vae = FeatureVAE(pca_size, latent_size, image_size)
+    vae = FeatureVAE(pca_size, latent_size, image_size, pixel_latent)
     opt = torch.optim.AdamW(vae.parameters(), lr=lr, weight_decay=1e-5)
     steps = int(np.ceil(len(train_idx) / batch_size))
     sched = warmup_cosine(opt, epochs * steps)
@@ -351,7 +388,7 @@ def train_content_vae(
                 x = D.to_tensor(pixels[ii])
                 # No augmentation: the features were computed once per photo, unaugmented, and
                 # the decoder must redraw the photo those features came from.
-                o = vae(targets[ii])
+                o = vae(targets[ii], D.normalize(x))
                 rec_pix = reconstruction_loss(o["recon"], x, loss)
                 rec_feat = F.mse_loss(o["feat"], targets[ii])
                 kl = 0.5 * (o["mu"].pow(2) + o["logvar"].exp() - 1 - o["logvar"]).sum(1).mean()
@@ -374,7 +411,7 @@ def train_content_vae(
                 break
             vae.eval()
             with torch.no_grad():
-                o = vae(targets[val_idx])
+                o = vae(targets[val_idx], D.normalize(D.to_tensor(pixels[val_idx])))
                 vp = float(reconstruction_loss(o["recon"], D.to_tensor(pixels[val_idx]), loss))
             history["pixels"].append(tp / cnt)
             history["features"].append(tf / cnt)
@@ -425,7 +462,8 @@ def train_content_vae(
             title=f"{model_id}: reconstruction losses per epoch",
         )
         with torch.no_grad():
-            rec = vae(targets[val_idx[:8]])["recon"]
+            x8 = D.normalize(D.to_tensor(pixels[val_idx[:8]]))
+            rec = vae(targets[val_idx[:8]], x8)["recon"]
         rec_u8 = (rec.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
         recon_grid_png(docs / f"{model_id}-reconstructions.png", pixels[val_idx[:8]], rec_u8)
         (docs / f"{model_id}-history.json").write_text(json.dumps(history, indent=1) + "\n")

@@ -131,6 +131,7 @@ def test_content_vae_trains_and_loads(photo_folder: Path, tmp_path: Path) -> Non
         data=str(photo_folder),
         out=str(out),
         latent_size=8,
+        pixel_latent=3,
         pca_size=16,
         epochs=2,
         batch_size=8,
