@@ -27,6 +27,14 @@ EXCLUDES: list[str] = [
     "torchvision",
     "onnx",
     "efficientnet_lite_pytorch",
+    # setuptools/pkg_resources come in through numba's AOT compiler (numba.pycc) and would make
+    # PyInstaller import pkg_resources at every start (~0.3 s): neither is used at run time.
+    "setuptools",
+    "pkg_resources",
+    "distutils",
+    "_distutils_hack",
+    "pip",
+    "numba.pycc",
     "tkinter",
     "_tkinter",
     "turtle",
