@@ -104,7 +104,13 @@ MAP_STACK = ["umap", "pynndescent", "numba", "llvmlite", "scipy", "sklearn", "jo
 #: X11 (xcb, also used under XWayland), Wayland, and offscreen/minimal for the self-test.
 QT_PLUGINS: dict[str, set[str] | None] = {
     "platforms": {"libqxcb", "libqwayland", "libqoffscreen", "libqminimal", "qwindows", "qcocoa"},
-    "imageformats": {"libqjpeg", "libqsvg", "libqgif", "libqico", "libqwebp", "qjpeg", "qsvg"},
+    "imageformats": {
+        *(
+            f"{prefix}q{fmt}"
+            for prefix in ("lib", "")
+            for fmt in ("jpeg", "svg", "gif", "ico", "webp")
+        )
+    },
     "iconengines": None,  # the SVG icon engine
     # Native file dialogs through xdg-desktop-portal. Not the GTK 3 theme: it would drag in
     # this machine's pango/cairo/glib next to the user's own GTK.
@@ -123,7 +129,7 @@ QT_TRANSLATIONS_KEPT = re.compile(r"^qtbase_[a-z_A-Z]+\.qm$")
 _TEST_DIR = re.compile(r"(^|/)(tests?|testing/tests)/")
 _PYSIDE_TOOLS = re.compile(
     r"^PySide6/(assistant|designer|linguist|lrelease|lupdate|qml\w*|balsam\w*|"
-    r"svgtoqml|uic|rcc|include|typesystems|glue|examples|doc|metatypes)(/|$)"
+    r"svgtoqml|uic|rcc|include|typesystems|glue|examples|doc|metatypes)(\.exe)?(/|$)"
 )
 
 
