@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import multiprocessing
 import sys
 import traceback
 from types import ModuleType
@@ -67,6 +68,9 @@ def _setup_logging() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # A frozen bundle re-runs itself to start the app's indexing process: let that child
+    # become the worker instead of parsing our command line.
+    multiprocessing.freeze_support()
     argv = list(sys.argv[1:] if argv is None else argv)
     _setup_logging()
     modules = _command_modules()
@@ -125,6 +129,7 @@ def _run_gui(argv: list[str]) -> int:
 
 def gui_main() -> int:
     """Entry point of `photosort-gui` (launchers, Windows): always the app."""
+    multiprocessing.freeze_support()
     _setup_logging()
     argv = sys.argv[1:]
     return _run_gui(argv[:1])

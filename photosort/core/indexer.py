@@ -157,14 +157,14 @@ class Indexer:
                 continue
             entries.append(FileEntry(path, st.st_size, st.st_mtime_ns))
         report.total = len(entries)
-        known = {}
+        todo = []
         for e in entries:
-            row = self.store.photos_under(os.path.dirname(e.path), self.model_id).get(e.path)
+            row = self.store.photo_row(e.path, self.model_id)
             if row and row.size == e.size and row.mtime_ns == e.mtime_ns and row.has_latent:
                 report.unchanged += 1
             else:
-                known[e.path] = e
-        self._process(list(known.values()), {}, report, no_progress, None, 0)
+                todo.append(e)
+        self._process(todo, {}, report, no_progress, None, 0)
         return report
 
     # -- pipeline -----------------------------------------------------------------------------

@@ -273,6 +273,18 @@ class Store:
             out[path] = PhotoRow(pid, path, size, mtime, digest, bool(has))
         return out
 
+    def photo_row(self, path: str, model: str | None = None) -> PhotoRow | None:
+        """One photo's row, with whether it has a latent for `model`."""
+        row = self._conn.execute(
+            """SELECT p.id, p.size, p.mtime_ns, p.hash,
+                      EXISTS(SELECT 1 FROM latents l WHERE l.photo_id = p.id AND l.model = ?)
+               FROM photos p WHERE p.path = ?""",
+            (model or "", path_to_key(path)),
+        ).fetchone()
+        if row is None:
+            return None
+        return PhotoRow(row[0], path, row[1], row[2], row[3], bool(row[4]))
+
     def photo_infos_under(self, folder: str | os.PathLike[str]) -> list[PhotoInfo]:
         lo, hi = _prefix_range(folder)
         rows = self._conn.execute(

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from photosort.core.errors import PhotoSortError
-from photosort.core.similarity import LatentIndex
 from photosort.ui.snapshot import FAILED, INDEXED, FolderSnapshot
 
 NAME, DATE, SIMILARITY, ARRANGED = "name", "date", "similarity", "arranged"
@@ -69,8 +68,7 @@ def by_similarity(snap: FolderSnapshot, references: Sequence[str]) -> GridOrder:
     usable = [p for p in refs if snap.state[snap.index_of[p]] == INDEXED]
     if not usable:
         raise ReferencesNotIndexed(refs)
-    index = LatentIndex(snap.latent_paths, snap.vectors, snap.metric)
-    ranking = index.rank_like(usable)
+    ranking = snap.latent_index().rank_like(usable)
     distances = np.full(len(snap.paths), np.nan, np.float32)
     distances[snap.latent_base] = ranking.distances
     order = np.concatenate([snap.latent_base[ranking.order], _tail(snap)])

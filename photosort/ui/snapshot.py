@@ -14,6 +14,7 @@ import numpy as np
 
 from photosort.core.errors import PhotoSortError
 from photosort.core.files import display_path, scan_folder
+from photosort.core.similarity import LatentIndex
 from photosort.core.store import Store
 
 #: Per-photo states, kept in a uint8 array.
@@ -37,9 +38,17 @@ class FolderSnapshot:
     latent_paths: list[str] = field(default_factory=list)  # rows of `vectors`, sorted by path
     latent_base: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    # Built on first use by a worker and reused by every later ranking of this snapshot
+    # (normalising 100,000 vectors and indexing their paths costs more than a ranking).
+    _latent_index: list[LatentIndex] = field(default_factory=list, init=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.paths)
+
+    def latent_index(self) -> LatentIndex:
+        if not self._latent_index:
+            self._latent_index.append(LatentIndex(self.latent_paths, self.vectors, self.metric))
+        return self._latent_index[0]
 
     @property
     def indexed_count(self) -> int:
