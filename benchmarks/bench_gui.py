@@ -193,6 +193,14 @@ def main() -> int:
 
         cam = camera_corpus()
         cam_db = f"{tmp}/cam.sqlite3"
+        # The target is about opening an *indexed* folder: index first, so that only the
+        # thumbnails are measured.
+        subprocess.run(
+            [sys.executable, "-m", "photosort", "index", str(cam[0].parent), "--db", cam_db]
+            + ["--model", MODEL],
+            check=True,
+            capture_output=True,
+        )
         cold = run_child("thumbs", str(cam[0].parent), cam_db, f"{tmp}/cthumbs", ini)
         warm = run_child("thumbs", str(cam[0].parent), cam_db, f"{tmp}/cthumbs", ini)
         print(
