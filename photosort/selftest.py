@@ -341,13 +341,34 @@ def _isolated(root: Path, qt_settings: bool = True) -> Iterator[None]:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     # numba caches compiled UMAP code next to the code; in a bundle it cannot, so keep it here.
     os.environ["NUMBA_CACHE_DIR"] = str(root / "numba")
+    restore_handler = _quiet_qt_messages()
     try:
         if qt_settings:
             _isolate_qsettings(root)
         yield
     finally:
+        restore_handler()
         os.environ.clear()
         os.environ.update(saved)
+
+
+#: Qt messages that say nothing about the installation, only that the window is offscreen.
+_NOISE = ("This plugin does not support propagateSizeHints()",)
+
+
+def _quiet_qt_messages() -> Callable[[], None]:
+    """Drop the offscreen plugin's noise from stderr while the checks run; returns the undo."""
+    try:
+        from PySide6.QtCore import qInstallMessageHandler
+    except ImportError:
+        return lambda: None
+
+    def handler(_mode: Any, _context: Any, message: str) -> None:
+        if message not in _NOISE:
+            print(message, file=sys.stderr)
+
+    previous = qInstallMessageHandler(handler)
+    return lambda: qInstallMessageHandler(previous)
 
 
 def _isolate_qsettings(root: Path) -> None:
