@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
         )
     except (FileNotFoundError, ValueError, ModelError) as exc:
         print(f"photosort eval: {exc}", file=sys.stderr)
-        return 2
+        return 1
     if args.json:
         print(json.dumps([r.to_json() for r in rows], indent=2))
     else:

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
         import torch  # noqa: F401
     except ImportError:
         print("photosort train needs PyTorch: pip install 'photosort[train]'")
-        return 2
+        return 1
     from photosort.training.trainer import DEFAULT_CHECKPOINT_DIR, TrainConfig, train
 
     ckpt = args.checkpoint_dir or str(DEFAULT_CHECKPOINT_DIR)
