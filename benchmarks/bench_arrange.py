@@ -54,12 +54,17 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--n", type=int, default=10_000)
     ap.add_argument("--dim", type=int, default=64)
-    ap.add_argument("--npz", help="latents saved by `photosort latents` (paths sorted by name)")
+    ap.add_argument(
+        "--npz",
+        action="append",
+        default=[],
+        help="latents saved by `photosort latents` (paths sorted by name); repeat for several",
+    )
     args = ap.parse_args()
     report("clustered vectors", clustered(args.n, args.dim), "euclidean")
-    if args.npz:
-        data = np.load(args.npz)
-        report(f"{args.npz} ({data['model']})", data["vectors"], str(data["metric"]))
+    for path in args.npz:
+        data = np.load(path)
+        report(f"{path} ({data['model']})", data["vectors"], str(data["metric"]))
 
 
 if __name__ == "__main__":

@@ -51,6 +51,9 @@ FIT_MAGIC = b"PSFIT1\n"
 #: Below this many photos UMAP has too few neighbours to mean anything: the PCA layout is used.
 MIN_UMAP_PHOTOS = 16
 N_NEIGHBORS = 15
+#: umap's default (0.1) packs a class of photos into a tight clump; a map is browsed with
+#: thumbnails, so photos keep more room around them (clusters stay apart).
+MIN_DIST = 0.5
 #: From/up to this many photos our exact neighbours (BLAS) are used; below, umap computes exact
 #: ones itself; above, umap's pynndescent (slow to compile the first time, but n^2 is worse).
 EXACT_KNN_FROM = 4096
@@ -270,6 +273,7 @@ def _fit_umap(x: np.ndarray, init: np.ndarray, epochs: int, cancel: CancelToken 
     reducer = umap_module.UMAP(
         n_neighbors=k,
         n_components=2,
+        min_dist=MIN_DIST,
         metric="euclidean",
         n_epochs=epochs,
         init=start,
