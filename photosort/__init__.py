@@ -1,8 +1,5 @@
 """PhotoSort: sort a folder of photos by visual similarity."""
 
-from importlib import metadata
-
-try:
-    __version__ = metadata.version("photosort")
-except metadata.PackageNotFoundError:  # running from a source tree or a frozen bundle
-    __version__ = "0.1.0"
+# A constant rather than importlib.metadata: looking the distribution up cost ~0.3 s of every
+# start. tests/test_version.py keeps it equal to pyproject.toml's version.
+__version__ = "0.1.0"

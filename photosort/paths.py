@@ -7,6 +7,7 @@ the code never guesses paths.
 from __future__ import annotations
 
 import os
+import site
 import sys
 from pathlib import Path
 
@@ -28,8 +29,11 @@ def _install_roots() -> list[Path]:
         roots.append(Path(frozen_root))
     # Source tree or editable install: the package sits next to models/ and resources/.
     roots.append(Path(__file__).resolve().parent.parent)
-    # `pip install .` puts data-files under <prefix>/share/photosort.
+    # `pip install .` puts data-files under <prefix>/share/photosort (`--user`: the user base).
     roots.append(Path(sys.prefix) / "share" / "photosort")
+    user_base = getattr(site, "USER_BASE", None)
+    if user_base:
+        roots.append(Path(user_base) / "share" / "photosort")
     return roots
 
 
