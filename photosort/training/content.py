@@ -36,8 +36,10 @@ from .progress import ProgressBar
 CONTENT_NAME = "Content (EfficientNet-Lite{n})"
 CONTENT_DESCRIPTION = "What the photo shows: mountains, sea, forest, buildings, streets"
 CONTENT_VAE_NAME = "Content VAE"
-CONTENT_VAE_DESCRIPTION = (
-    "What the photo shows, from a compact generative model that can redraw the photo"
+CONTENT_VAE_DESCRIPTION = "What the photo shows: scenery, buildings, water, trees (generative)"
+CONTENT_PIXEL_VAE_NAME = "Content + colour VAE"
+CONTENT_PIXEL_VAE_DESCRIPTION = (
+    "What the photo shows, then its colours and composition; can redraw the photo"
 )
 
 
@@ -439,8 +441,9 @@ def train_content_vae(
     export_onnx(vae.decoder, torch.zeros(2, latent_size), dec_path, "latent", "image")
     manifest = write_manifest(
         out,
-        name=name or CONTENT_VAE_NAME,
-        description=description or CONTENT_VAE_DESCRIPTION,
+        name=name or (CONTENT_PIXEL_VAE_NAME if pixel_latent else CONTENT_VAE_NAME),
+        description=description
+        or (CONTENT_PIXEL_VAE_DESCRIPTION if pixel_latent else CONTENT_VAE_DESCRIPTION),
         input_size=(size, size),
         latent_size=latent_size,
         has_decoder=True,
