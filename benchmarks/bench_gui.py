@@ -201,8 +201,10 @@ def main() -> int:
             check=True,
             capture_output=True,
         )
-        cold = run_child("thumbs", str(cam[0].parent), cam_db, f"{tmp}/cthumbs", ini)
-        warm = run_child("thumbs", str(cam[0].parent), cam_db, f"{tmp}/cthumbs", ini)
+        # Fresh settings: otherwise the app would first reopen the 100,000-photo folder.
+        cam_ini = f"{tmp}/cam-settings.ini"
+        cold = run_child("thumbs", str(cam[0].parent), cam_db, f"{tmp}/cthumbs", cam_ini)
+        warm = run_child("thumbs", str(cam[0].parent), cam_db, f"{tmp}/cthumbs", cam_ini)
         print(
             f"first screen of thumbnails ({warm['tiles']} tiles, camera JPEGs): "
             f"cold {cold['first_screen_s']:.2f} s, warm cache {warm['first_screen_s']:.2f} s "
