@@ -150,3 +150,15 @@ def test_content_vae_trains_and_loads(photo_folder: Path, tmp_path: Path) -> Non
     z = enc.encode(pixels)
     assert z.shape == (2, 8) and np.isfinite(z).all()
     assert enc.decode(z).shape == (2, 32, 32, 3)
+    # The ONNX encoder (fp16-stored backbone) agrees with the PyTorch model it was exported from.
+    state = torch.load(tmp_path / "ckpt" / "tiny-cvae" / "last.pt", weights_only=False)
+    vae = content.FeatureVAE(16, 8, 32, pixel_latent=3)
+    vae.load_state_dict(state["model"])
+    torch_enc = content.ContentVAEEncoder(
+        content.ContentEncoder(load_backbone("lite0", 224), state["mean"], state["proj"]),
+        vae,
+        state["scale"],
+    ).eval()
+    with torch.no_grad():
+        want = torch_enc(torch.from_numpy(enc.preprocess(pixels))).numpy()
+    np.testing.assert_allclose(z, want, rtol=0.05, atol=0.02)
