@@ -76,6 +76,32 @@ full=1
 "${clean_env[@]}" "PHOTOSORT_SELFTEST_FULL=$full" "$BUNDLE/photosort" --selftest
 s1=$(date +%s.%N)
 
+step "HEIC decoding (the bundle's libx265 is a stub: it decodes, it cannot encode)"
+# A HEIC written outside the bundle (the build venv's pillow-heif has the real encoder), and a
+# truncated copy: the bundle must index the first and skip the second as damaged.
+mkdir -p "$home/heic/good" "$home/heic/bad"
+"$VENV/bin/python" - "$home/heic" <<'PY'
+import sys
+from pathlib import Path
+
+import numpy as np
+import pillow_heif
+from PIL import Image
+
+pillow_heif.register_heif_opener()
+folder = Path(sys.argv[1])
+pixels = np.random.default_rng(0).integers(0, 256, (96, 128, 3), dtype=np.uint8)
+Image.fromarray(pixels, "RGB").save(folder / "good" / "photo.heic", quality=90)
+data = (folder / "good" / "photo.heic").read_bytes()
+(folder / "bad" / "photo.heic").write_bytes(data[: len(data) // 2])
+PY
+"${clean_env[@]}" "$BUNDLE/photosort" index "$home/heic/good" --db "$home/heic/good.db" |
+  tee "$home/heic/good.txt"
+grep -q "1 indexed,.* 0 skipped" "$home/heic/good.txt" || { echo "HEIC not decoded"; exit 1; }
+"${clean_env[@]}" "$BUNDLE/photosort" index "$home/heic/bad" --db "$home/heic/bad.db" \
+  2>&1 | tee "$home/heic/bad.txt"
+grep -q "0 indexed,.* 1 skipped" "$home/heic/bad.txt" || { echo "damaged HEIC not skipped"; exit 1; }
+
 step "a user encoder, added without rebuilding"
 user_models="$home/.local/share/PhotoSort/models"
 mkdir -p "$user_models"

@@ -54,6 +54,12 @@ EXCLUDES: list[str] = [
     "llvmlite.tests",
     "scipy.io.matlab",
     "sklearn.datasets",
+    # Never imported by umap (but umap.plot, which needs the excluded matplotlib), pynndescent or
+    # the parts of scikit-learn they use: checked with the full map self-test.
+    "scipy.cluster",
+    "sklearn.cluster",
+    "sklearn.ensemble",
+    "sklearn.feature_extraction",
     "PySide6.scripts",
     "PySide6.QtNetwork",
     "PySide6.QtQml",
@@ -144,8 +150,10 @@ def keep_entry(dest: str) -> bool:
     dest = dest.replace("\\", "/")
     if _TEST_DIR.search(dest):
         return False
-    if dest.endswith((".pyi", ".pyx", ".pxd", ".c", ".cpp", ".h", ".hpp")):
+    if dest.endswith((".pyi", ".pyx", ".pxd", ".pxi", ".tp", ".c", ".cpp", ".h", ".hpp")):
         return False
+    if dest.endswith("/meson.build") or dest.startswith("sklearn/datasets/"):
+        return False  # build files; the data of the excluded sklearn.datasets
     if _PYSIDE_TOOLS.match(dest):
         return False
     qt = re.match(r"^PySide6/(?:Qt/|Qt6/)?(plugins|translations|qml|lib)/(.*)$", dest)
@@ -274,3 +282,89 @@ def filter_binaries(binaries: list[tuple[str, str, str]]) -> list[tuple[str, str
     )
     orphans = {n for n in orphans if not n.startswith("libpython")}
     return [e for e in kept if e[0].replace("\\", "/").rsplit("/", 1)[-1] not in orphans]
+
+
+#: pillow-heif's HEVC encoder library, replaced by a stub (`x265_stub`).
+_X265 = re.compile(r"^pillow_heif\.libs/(libx265[^/]*\.so[^/]*)$")
+_X265_SYMBOL = re.compile(r"^x265_api_get_\d+$")
+
+
+def x265_stub(
+    binaries: list[tuple[str, str, str]], workdir: Path
+) -> tuple[list[tuple[str, str, str]], str]:
+    """`binaries` with pillow-heif's libx265 (the HEVC encoder, 22 MB) replaced by a 14 kB stub.
+
+    PhotoSort only reads HEIC (libheif decodes with libde265); libx265 is needed by libheif's
+    encoder plugin alone. The stub (packaging/stubs/x265_stub.c) has the wheel's soname and
+    defines what libheif imports from it, `x265_api_get_NNN` returning NULL (libheif then
+    reports HEVC encoding as unavailable) and `x265_cleanup`. Done only when libheif imports
+    nothing else from x265 and a C compiler is there; otherwise the real library is kept.
+    Returns the new list and a one-line note of what was done.
+    """
+    x265 = [e for e in binaries if _X265.match(e[0].replace("\\", "/"))]
+    heif = [e for e in binaries if re.match(r"^pillow_heif\.libs/libheif", e[0].replace("\\", "/"))]
+    if len(x265) != 1 or len(heif) != 1:
+        return list(binaries), "x265: not found, nothing replaced"
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None or shutil.which("nm") is None:
+        return list(binaries), "x265: kept (no C compiler or nm)"
+    out = subprocess.run(
+        ["nm", "-D", "--undefined-only", heif[0][1]], capture_output=True, text=True, check=True
+    ).stdout
+    wanted = {line.split()[-1].split("@")[0] for line in out.splitlines() if "x265" in line}
+    api = sorted(n for n in wanted if _X265_SYMBOL.match(n))
+    if len(api) != 1 or wanted - {api[0], "x265_cleanup"}:
+        return list(binaries), f"x265: kept (libheif imports {sorted(wanted)})"
+    dest, src, kind = x265[0]
+    soname = Path(dest).name
+    target = workdir / "x265-stub" / soname
+    target.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            cc,
+            "-O2",
+            "-shared",
+            "-fPIC",
+            "-s",
+            f"-DX265_API_GET={api[0]}",
+            f"-Wl,-soname,{soname}",
+            "-o",
+            str(target),
+            str(ROOT / "packaging" / "stubs" / "x265_stub.c"),
+        ],
+        check=True,
+    )
+    new = [(d, str(target), k) if d == dest else (d, s, k) for d, s, k in binaries]
+    saved = (os.path.getsize(src) - target.stat().st_size) / 2**20
+    return new, f"x265: {soname} replaced by a stub ({api[0]}), {saved:.0f} MB less"
+
+
+def dedupe_libs(binaries: list[tuple[str, str, str]]) -> tuple[list[tuple[str, str, str]], str]:
+    """Byte-identical copies of one library in several wheels' `*.libs/` become symbolic links.
+
+    numpy.libs and scipy.libs both carry the same libgfortran and libquadmath (same name, same
+    bytes, same soname: the loader would only ever map one of them anyway). Only files with the
+    same name *and* content are linked; the two OpenBLAS builds differ (numpy's is ILP64 with
+    suffixed symbols, scipy's LP64) and are left alone.
+    """
+    import hashlib
+
+    first: dict[tuple[str, str], str] = {}
+    out = []
+    saved = 0
+    for dest, src, kind in sorted(binaries, key=lambda e: e[0]):
+        d = dest.replace("\\", "/")
+        m = re.match(r"^([^/]+\.libs)/([^/]+)$", d)
+        if kind not in ("BINARY", "EXTENSION") or m is None or not os.path.isfile(src):
+            out.append((dest, src, kind))
+            continue
+        with open(src, "rb") as fh:
+            digest = hashlib.sha256(fh.read()).hexdigest()
+        key = (m.group(2), digest)
+        if key in first:
+            out.append((dest, f"../{first[key]}", "SYMLINK"))
+            saved += os.path.getsize(src)
+        else:
+            first[key] = d
+            out.append((dest, src, kind))
+    return out, f"dedupe: {saved / 2**20:.1f} MB of identical libraries linked"

@@ -101,6 +101,10 @@ def test_read_version_reads_the_given_pyproject(tmp_path: Path) -> None:
         ("PySide6/translations/qtbase_fr.qm", True),
         ("models/pixels-8x8.onnx", True),
         ("resources/icons/photosort.svg", True),
+        ("sklearn/datasets/images/china.jpg", False),
+        ("sklearn/neighbors/_binary_tree.pxi.tp", False),
+        ("sklearn/meson.build", False),
+        ("sklearn/neighbors/_kd_tree.cpython-311-x86_64-linux-gnu.so", True),
     ],
 )
 def test_keep_entry(dest: str, kept: bool) -> None:
@@ -114,6 +118,56 @@ def test_keep_module_drops_test_suites_only() -> None:
     assert keep("umap.umap_")
     assert not keep("numpy._core.tests.test_umath")
     assert not keep("scipy.sparse.tests")
+
+
+def test_map_stack_excludes_only_what_umap_never_imports() -> None:
+    excludes = set(_bundle_config().EXCLUDES)
+    assert {"scipy.cluster", "sklearn.cluster", "sklearn.datasets"} <= excludes
+    # umap, pynndescent and the scikit-learn parts they use
+    for needed in (
+        "scipy.sparse",
+        "scipy.optimize",
+        "scipy.stats",
+        "sklearn.neighbors",
+        "sklearn.decomposition",
+        "sklearn.manifold",
+        "sklearn.metrics",
+    ):
+        assert not any(needed == e or needed.startswith(e + ".") for e in excludes), needed
+
+
+def test_dedupe_libs_links_identical_copies_only(tmp_path: Path) -> None:
+    def lib(folder: str, name: str, data: bytes) -> str:
+        path = tmp_path / folder / name
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(data)
+        return str(path)
+
+    binaries = [
+        ("scipy.libs/libgfortran-1.so.5", lib("s", "libgfortran-1.so.5", b"same"), "BINARY"),
+        ("numpy.libs/libgfortran-1.so.5", lib("n", "libgfortran-1.so.5", b"same"), "BINARY"),
+        ("scipy.libs/libopenblas.so", lib("s", "libopenblas.so", b"lp64"), "BINARY"),
+        ("numpy.libs/libopenblas.so", lib("n", "libopenblas.so", b"ilp64"), "BINARY"),
+        ("libgfortran-1.so.5", "scipy.libs/libgfortran-1.so.5", "SYMLINK"),
+    ]
+    out, note = _bundle_config().dedupe_libs(binaries)
+    by_dest = {d: (s, k) for d, s, k in out}
+    assert by_dest["numpy.libs/libgfortran-1.so.5"][1] == "BINARY"
+    assert by_dest["scipy.libs/libgfortran-1.so.5"] == (
+        "../numpy.libs/libgfortran-1.so.5",
+        "SYMLINK",
+    )
+    assert by_dest["scipy.libs/libopenblas.so"][1] == "BINARY"  # different bytes: both kept
+    assert by_dest["numpy.libs/libopenblas.so"][1] == "BINARY"
+    assert by_dest["libgfortran-1.so.5"] == ("scipy.libs/libgfortran-1.so.5", "SYMLINK")
+    assert len(out) == len(binaries)
+    assert "linked" in note
+
+
+def test_x265_stub_source_defines_what_libheif_imports() -> None:
+    source = (REPO / "packaging" / "stubs" / "x265_stub.c").read_text()
+    assert "X265_API_GET" in source and "x265_cleanup" in source
+    assert _bundle_config().x265_stub([], Path("/nonexistent"))[0] == []
 
 
 def _data_files() -> dict[str, list[str]]:
