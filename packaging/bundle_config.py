@@ -368,3 +368,76 @@ def dedupe_libs(binaries: list[tuple[str, str, str]]) -> tuple[list[tuple[str, s
             first[key] = d
             out.append((dest, src, kind))
     return out, f"dedupe: {saved / 2**20:.1f} MB of identical libraries linked"
+
+
+#: ICU data Qt never reads. Qt Core calls ICU only for converters (ucnv_*), collation (ucol_*),
+#: time-zone names (ucal_*) and case mapping (u_strToUpper/Lower): check with
+#: `nm -D --undefined-only libQt6Core.so.6 | grep _73`. Break iterators, units, currencies,
+#: transliterators and rule-based number formats belong to ICU APIs it does not use.
+ICU_DATA_DROPPED = ("brkitr/", "unit/", "curr/", "translit/", "rbnf/")
+_ICU_DATA = re.compile(r"^PySide6/(?:Qt/)?lib/(libicudata\.so\.(\d+))$")
+
+
+def filter_icu_data(
+    binaries: list[tuple[str, str, str]], workdir: Path
+) -> tuple[list[tuple[str, str, str]], str]:
+    """`binaries` with Qt's libicudata (31 MB) rebuilt without `ICU_DATA_DROPPED` (20 MB).
+
+    libicudata.so.NN holds one symbol, `icudtNN_dat`: ICU's common data package. It is cut out,
+    the unused items are removed with ICU's `icupkg` (Debian: icu-devtools), and the rest is
+    linked back into a library of the same soname and symbol. Without icupkg or a C compiler
+    the original is kept. Collation, codecs, case mapping and time-zone names give the same
+    results as with the full data (checked with PySide6 before adopting this).
+    """
+    entries = [e for e in binaries if _ICU_DATA.match(e[0].replace("\\", "/"))]
+    if len(entries) != 1:
+        return list(binaries), "icu: libicudata not found, kept as is"
+    tools = [shutil.which(t) for t in ("icupkg", "cc", "nm", "readelf")]
+    if None in tools:
+        return list(binaries), "icu: full data kept (needs icupkg from icu-devtools, cc, binutils)"
+    icupkg, cc, nm, readelf = (str(t) for t in tools)
+    dest, src, kind = entries[0]
+    soname, version = _ICU_DATA.match(dest.replace("\\", "/")).groups()  # type: ignore[union-attr]
+    symbol = f"icudt{version}_dat"
+    syms = subprocess.run([nm, "-D", "-S", src], capture_output=True, text=True, check=True)
+    found = [line.split() for line in syms.stdout.splitlines() if line.endswith(f" {symbol}")]
+    sections = subprocess.run(
+        [readelf, "-S", "-W", src], capture_output=True, text=True, check=True
+    ).stdout
+    rodata = re.search(r"\.rodata\s+PROGBITS\s+([0-9a-f]+)\s+([0-9a-f]+)", sections)
+    if len(found) != 1 or len(found[0]) != 4 or rodata is None:
+        return list(binaries), f"icu: no {symbol} in .rodata, kept as is"
+    addr, size = int(found[0][0], 16), int(found[0][1], 16)
+    offset = addr - int(rodata.group(1), 16) + int(rodata.group(2), 16)
+    folder = workdir / "icu"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    package = folder / f"icudt{version}l.dat"  # icupkg wants the package's own name
+    with open(src, "rb") as fh:
+        fh.seek(offset)
+        package.write_bytes(fh.read(size))
+    items = subprocess.run(
+        [icupkg, "-l", str(package)], capture_output=True, text=True, check=True
+    ).stdout.split()
+    dropped = [i for i in items if i.startswith(ICU_DATA_DROPPED)]
+    if not items or not dropped:
+        return list(binaries), "icu: nothing to drop, kept as is"
+    (folder / "dropped.txt").write_text("\n".join(dropped) + "\n")
+    subprocess.run(
+        [icupkg, "-r", str(folder / "dropped.txt"), str(package)], check=True, cwd=folder
+    )
+    (folder / "icudata.S").write_text(
+        "    .section .rodata\n    .balign 16\n"
+        f"    .globl {symbol}\n    .type {symbol}, @object\n{symbol}:\n"
+        f'    .incbin "{package.name}"\n    .size {symbol}, . - {symbol}\n'
+        '    .section .note.GNU-stack,"",@progbits\n'
+    )
+    target = folder / soname
+    subprocess.run(
+        [cc, "-shared", "-s", f"-Wl,-soname,{soname}", "-o", str(target), "icudata.S"],
+        check=True,
+        cwd=folder,
+    )
+    new = [(d, str(target), k) if d == dest else (d, s, k) for d, s, k in binaries]
+    saved = (os.path.getsize(src) - target.stat().st_size) / 2**20
+    return new, f"icu: {len(dropped)} of {len(items)} data items left out, {saved:.0f} MB less"

@@ -227,3 +227,13 @@ def test_build_the_bundle_and_selftest_it() -> None:
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
     assert "self-test passed" in proc.stdout
     assert "bundle OK" in proc.stdout
+
+
+def test_icu_filter_drops_only_data_qt_never_reads() -> None:
+    config = _bundle_config()
+    assert set(config.ICU_DATA_DROPPED) == {"brkitr/", "unit/", "curr/", "translit/", "rbnf/"}
+    # collation, converters, zones and the locale tree are what Qt uses: never dropped
+    for kept in ("coll/de.res", "ucadata.icu", "ibm-943_P15A-2003.cnv", "zone/de.res", "root.res"):
+        assert not kept.startswith(config.ICU_DATA_DROPPED)
+    binaries = [("PySide6/Qt/lib/libQt6Core.so.6", "/x", "BINARY")]
+    assert config.filter_icu_data(binaries, Path("/nonexistent"))[0] == binaries
