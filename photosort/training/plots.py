@@ -56,7 +56,7 @@ def loss_curve_png(
             d.line(pts, fill=c, width=2)
         for x, y in pts:
             d.ellipse([x - 2, y - 2, x + 2, y + 2], fill=c)
-        d.text((w - right - 150, top + 8 + 14 * j), f"— {name}", fill=c)
+        d.text((w - right - 150, top + 8 + 14 * j), f"- {name}", fill=c)
     im.save(path)
 
 
