@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from photosort.core.projection import exact_knn
+from photosort.core.similarity import prepare_vectors
 
 CANDIDATES = 10
 #: Wider latents are reduced to this many PCA dimensions to find candidate neighbours.
@@ -38,17 +39,6 @@ def _one_blas_thread() -> Any:
     except ImportError:  # pragma: no cover - comes with scikit-learn (umap's dependency)
         return contextlib.nullcontext()
     return threadpool_limits(1, user_api="blas")
-
-
-def _prepared(vectors: np.ndarray, metric: str) -> np.ndarray:
-    if metric not in ("cosine", "euclidean"):
-        raise ValueError(f"unknown metric {metric!r}")
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
-    if x.ndim != 2:
-        x = x.reshape(len(x), -1)
-    if metric == "cosine" and len(x):
-        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    return x
 
 
 def pair_distances(x: np.ndarray, u: np.ndarray, v: np.ndarray, metric: str) -> np.ndarray:
@@ -66,7 +56,7 @@ def pair_distances(x: np.ndarray, u: np.ndarray, v: np.ndarray, metric: str) -> 
 
 def step_distances(vectors: np.ndarray, metric: str, order: np.ndarray) -> np.ndarray:
     """Distance from each photo of `order` to the one before it (0 for the first)."""
-    x = _prepared(vectors, metric)
+    x = prepare_vectors(vectors, metric)
     order = np.asarray(order, dtype=np.int64)
     out = np.zeros(len(order), np.float32)
     if len(order) > 1:
@@ -81,7 +71,7 @@ def grid_neighbour_distance(
 
     The grid is `order` laid out row-major with `columns` per row. Lower is smoother.
     """
-    x = _prepared(vectors, metric)
+    x = prepare_vectors(vectors, metric)
     order = np.asarray(order, dtype=np.int64)
     n = len(order)
     pos = np.arange(n)
@@ -204,7 +194,7 @@ def arrange(
     `time_budget` seconds (the candidates and the greedy path come first, about a second for
     10,000 photos).
     """
-    x = _prepared(vectors, metric)
+    x = prepare_vectors(vectors, metric)
     n = len(x)
     if n <= 2:
         order = np.arange(n, dtype=np.int64)

@@ -42,6 +42,7 @@ import numpy as np
 
 from photosort.core.errors import Cancelled, StoreError
 from photosort.core.jobs import CancelToken, Progress, ProgressCallback, no_progress
+from photosort.core.similarity import prepare_vectors
 from photosort.core.store import Store
 
 log = logging.getLogger(__name__)
@@ -143,19 +144,9 @@ def _enable_umap_caching() -> None:
 # -- layouts ------------------------------------------------------------------------------------
 
 
-def _prepared(vectors: np.ndarray, metric: str) -> np.ndarray:
-    """float32 rows; unit length for cosine, so that Euclidean distance ranks like cosine."""
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
-    if x.ndim != 2:
-        x = x.reshape(len(x), -1)
-    if metric == "cosine" and len(x):
-        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    return x
-
-
 def pca_layout(vectors: np.ndarray, metric: str = "euclidean") -> np.ndarray:
     """The two main axes of variation: a rough map in milliseconds (raw coordinates)."""
-    x = _prepared(vectors, metric).astype(np.float64)
+    x = prepare_vectors(vectors, metric).astype(np.float64)
     n = len(x)
     if n == 0:
         return np.zeros((0, 2), np.float32)
@@ -469,7 +460,7 @@ def compute_map(
             scope = os.path.commonpath(paths) if n > 1 else os.path.dirname(paths[0])
         except ValueError:  # Windows paths on different drives
             scope = ""
-    x = _prepared(vectors, metric)
+    x = prepare_vectors(vectors, metric)
     if len(x) != n:
         raise ValueError(f"{n} paths but {len(x)} vectors")
 

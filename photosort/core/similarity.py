@@ -16,6 +16,18 @@ from photosort.core.errors import PhotoSortError
 _CHUNK = 16384  # rows per block: keeps the temporary difference matrix in cache-sized pieces
 
 
+def prepare_vectors(vectors: np.ndarray, metric: str) -> np.ndarray:
+    """Contiguous float32 rows, unit length for cosine (so Euclidean distance ranks like it)."""
+    if metric not in ("cosine", "euclidean"):
+        raise ValueError(f"unknown metric {metric!r}")
+    x = np.ascontiguousarray(vectors, dtype=np.float32)
+    if x.ndim != 2:
+        x = x.reshape(len(x), -1)
+    if metric == "cosine" and len(x):
+        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return x
+
+
 @dataclass(frozen=True)
 class Ranking:
     """Row indices from most to least similar, and each row's distance (indexed by row)."""
@@ -31,17 +43,9 @@ class LatentIndex:
     """A folder's latents for one model, ready for repeated rankings."""
 
     def __init__(self, paths: Sequence[str], vectors: np.ndarray, metric: str) -> None:
-        if metric not in ("cosine", "euclidean"):
-            raise ValueError(f"unknown metric {metric!r}")
         self.paths = list(paths)
         self.metric = metric
-        vectors = np.asarray(vectors, dtype=np.float32)
-        if vectors.ndim != 2:
-            vectors = vectors.reshape(len(self.paths), -1)
-        if metric == "cosine":
-            norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-            vectors = vectors / np.maximum(norms, 1e-12)
-        self.vectors = np.ascontiguousarray(vectors)
+        self.vectors = prepare_vectors(vectors, metric)
         self._row = {p: i for i, p in enumerate(self.paths)}
 
     def __len__(self) -> int:
