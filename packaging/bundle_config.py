@@ -129,8 +129,10 @@ QT_PLUGINS: dict[str, set[str] | None] = {
     "styles": None,  # Windows/macOS styles
 }
 
-#: Qt translations: the app is English-only; Qt's own base strings (dialog buttons) are kept.
-QT_TRANSLATIONS_KEPT = re.compile(r"^qtbase_[a-z_A-Z]+\.qm$")
+#: Qt translations kept: none. The app is English-only and installs no QTranslator, and Qt
+#: loads no .qm file by itself, so even `qtbase_*` (6 MB) was never read. Make this
+#: `^qtbase_[a-z_A-Z]+\.qm$` again when the app installs Qt's translator.
+QT_TRANSLATIONS_KEPT = re.compile(r"(?!)")
 
 _TEST_DIR = re.compile(r"(^|/)(tests?|testing/tests)/")
 _PYSIDE_TOOLS = re.compile(
