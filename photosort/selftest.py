@@ -76,16 +76,36 @@ def _make_image(seed: int, size: tuple[int, int] = (160, 120)) -> Any:
     return Image.fromarray(img.astype(np.uint8), "RGB")
 
 
+def _reference_image() -> Any:
+    """A real photo (a shipped sample) when there is one: content encoders are trained on
+    photos, and on abstract test patterns they rightly see little difference between any two;
+    the generated pattern otherwise."""
+    from PIL import Image
+
+    from photosort.paths import resource_path
+
+    samples = resource_path("samples")
+    photos = sorted(samples.glob("*.jpg")) if samples is not None else []
+    if not photos:
+        return _make_image(0)
+    with Image.open(photos[0]) as img:
+        img = img.convert("RGB")
+        img.thumbnail((320, 320))
+        return img
+
+
 def _generate_photos(folder: Path) -> tuple[str, str, list[str]]:
     """Distinct photos (JPEG, PNG, HEIC) and a resized, re-compressed copy of the first: enough
     of them (18) for the map to use UMAP rather than its small-folder PCA layout."""
     folder.mkdir(parents=True)
     written: list[str] = []
-    reference = _make_image(0)
+    reference = _reference_image()
     ref_path = folder / "a-reference.jpg"
     reference.save(ref_path, quality=92)
     copy_path = folder / "b-near-copy.jpg"
-    reference.resize((128, 96)).save(copy_path, quality=70)
+    reference.resize((reference.width * 4 // 5, reference.height * 4 // 5)).save(
+        copy_path, quality=70
+    )
     written += [str(ref_path), str(copy_path)]
     for i in range(1, 15):
         path = folder / f"other-{i:02d}.jpg"
