@@ -164,7 +164,7 @@ class Store:
                 f"cannot create the folder for the database {self.path}: {exc}"
             ) from None
         try:
-            self._conn = self._open()
+            self._conn = self._open_patiently()
         except sqlite3.DatabaseError as exc:
             if not _looks_damaged(exc):
                 raise StoreError(f"cannot open the database {self.path}: {exc}") from None
@@ -188,6 +188,21 @@ class Store:
             if _looks_damaged(exc):
                 return False
             raise StoreError(f"cannot read the database {self.path}: {exc}") from None
+
+    def _open_patiently(self, patience: float = BUSY_TIMEOUT_MS / 1000) -> sqlite3.Connection:
+        """Open, retrying while another process holds a lock SQLite will not wait for by itself
+        (switching a brand-new file to WAL, or a migration in progress elsewhere)."""
+        deadline = time.monotonic() + patience
+        pause = 0.02
+        while True:
+            try:
+                return self._open()
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.5)
 
     def _open(self) -> sqlite3.Connection:
         conn = connect(self.path)
