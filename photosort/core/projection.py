@@ -483,29 +483,21 @@ def compute_map(
         progress(Progress(4, 4, "done"))
         return MapLayout(paths, normalise(raw), old.header["method"], from_cache=True)
 
+    def finish(method: str, raw: np.ndarray, **flags: Any) -> MapLayout:
+        header = {"set": wanted, "method": method, "metric": metric}
+        _save(store, mkey, model_id, _pack_map(header, paths, digests, raw))
+        progress(Progress(4, 4, "done"))
+        return MapLayout(paths, normalise(raw), method, **flags)
+
     if use_umap and old is not None and old.header.get("method") == "umap":
         updated = _update(store, model_id, old, fkey, paths, x, digests, stage)
         if updated is not None:
             raw, placed = updated
-            _save(
-                store,
-                mkey,
-                model_id,
-                _pack_map({"set": wanted, "method": "umap", "metric": metric}, paths, digests, raw),
-            )
-            progress(Progress(4, 4, "done"))
-            return MapLayout(paths, normalise(raw), "umap", placed=placed)
+            return finish("umap", raw, placed=placed)
 
     start = pca_layout(x)
     if not use_umap:
-        _save(
-            store,
-            mkey,
-            model_id,
-            _pack_map({"set": wanted, "method": "pca", "metric": metric}, paths, digests, start),
-        )
-        progress(Progress(4, 4, "done"))
-        return MapLayout(paths, normalise(start), "pca")
+        return finish("pca", start)
     if preview is not None:
         preview(MapLayout(paths, normalise(start), "pca"))
     stage(1, "finding neighbours")
@@ -514,14 +506,7 @@ def compute_map(
     raw = np.asarray(reducer.embedding_, dtype=np.float32)
     meta = {"set": wanted, "n": n, "dim": int(x.shape[1]), "metric": metric}
     _save(store, fkey, model_id, _pack_fit(reducer, meta))
-    _save(
-        store,
-        mkey,
-        model_id,
-        _pack_map({"set": wanted, "method": "umap", "metric": metric}, paths, digests, raw),
-    )
-    progress(Progress(4, 4, "done"))
-    return MapLayout(paths, normalise(raw), "umap", fitted=True)
+    return finish("umap", raw, fitted=True)
 
 
 def _save(store: Store, key: str, model_id: str, blob: bytes) -> None:
