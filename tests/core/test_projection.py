@@ -18,37 +18,14 @@ from photosort.core.errors import Cancelled
 from photosort.core.jobs import CancelToken
 from photosort.core.projection import MapLayout, compute_map, normalise, pca_layout
 from photosort.core.store import Store
-
-
-class FakeReducer:
-    """What compute_map needs of a fitted UMAP: `embedding_` and `transform`."""
-
-    transforms = 0
-
-    def __init__(self, start: np.ndarray) -> None:
-        self.embedding_ = np.asarray(start, np.float32) * 2.0
-        self.centre = self.embedding_.mean(axis=0)
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        FakeReducer.transforms += 1
-        return np.tile(self.centre, (len(x), 1)).astype(np.float32)
+from tests import umap_stand_in
+from tests.umap_stand_in import FakeReducer
 
 
 @pytest.fixture
 def fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Counts UMAP fits; the fit itself is a stand-in."""
-    calls: list[int] = []
-
-    def fake_fit(x, init, epochs, cancel):
-        calls.append(len(x))
-        return FakeReducer(init)
-
-    monkeypatch.setattr(projection, "_fit_umap", fake_fit)
-    monkeypatch.setattr(projection, "_import_umap", lambda: None)
-    allowed = projection._ModelUnpickler.ALLOWED | {(FakeReducer.__module__, "FakeReducer")}
-    monkeypatch.setattr(projection._ModelUnpickler, "ALLOWED", allowed)
-    FakeReducer.transforms = 0
-    return calls
+    return umap_stand_in.install(monkeypatch)
 
 
 def clustered(n: int, dim: int = 16, clusters: int = 3, seed: int = 0) -> np.ndarray:

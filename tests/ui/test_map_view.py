@@ -10,38 +10,20 @@ import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtTest import QTest
 
-from photosort.core import projection
 from photosort.core.indexer import Indexer
 from photosort.core.projection import MapLayout, normalise
 from photosort.core.store import Store
 from photosort.ui.map_view import MapView
+from tests import umap_stand_in
 from tests.ui.conftest import make_folder
 
 TIMEOUT = 30_000
 
 
-class FakeReducer:
-    def __init__(self, start: np.ndarray) -> None:
-        self.embedding_ = np.asarray(start, np.float32)
-
-    def transform(self, x: np.ndarray) -> np.ndarray:
-        return np.tile(self.embedding_.mean(axis=0), (len(x), 1)).astype(np.float32)
-
-
 @pytest.fixture
 def fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """UMAP replaced by a counted stand-in: these tests are about the view, not UMAP."""
-    calls: list[int] = []
-
-    def fake_fit(x, init, epochs, cancel):
-        calls.append(len(x))
-        return FakeReducer(init)
-
-    monkeypatch.setattr(projection, "_fit_umap", fake_fit)
-    monkeypatch.setattr(projection, "_import_umap", lambda: None)
-    allowed = projection._ModelUnpickler.ALLOWED | {(FakeReducer.__module__, "FakeReducer")}
-    monkeypatch.setattr(projection._ModelUnpickler, "ALLOWED", allowed)
-    return calls
+    return umap_stand_in.install(monkeypatch)
 
 
 @pytest.fixture
