@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
+from collections.abc import Iterator
 
 from photosort import paths
 from photosort.core.encoders import Encoder, Registry
@@ -120,6 +122,18 @@ def index_folder(
         return Indexer(store, encoder).index_folder(folder, progress=bar, first=first or [])
     finally:
         bar.close()
+
+
+@contextlib.contextmanager
+def indexed_folder(
+    args: argparse.Namespace, first: list[str] | None = None
+) -> Iterator[tuple[str, Encoder, Store, IndexReport]]:
+    """What every folder subcommand starts with: check the folder, open the encoder and the
+    store, and index what is missing (`first` before the rest); the store stays open inside."""
+    folder = require_folder(args.folder)
+    encoder = open_encoder(args)
+    with open_store(args) as store:
+        yield folder, encoder, store, index_folder(store, encoder, folder, first)
 
 
 def print_skipped(report: IndexReport, limit: int = 20) -> None:

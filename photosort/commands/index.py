@@ -18,10 +18,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    folder = common.require_folder(args.folder)
-    encoder = common.open_encoder(args)
-    with common.open_store(args) as store:
-        report = common.index_folder(store, encoder, folder)
+    with common.indexed_folder(args) as (_folder, _encoder, _store, report):
+        pass  # indexing is all this command does
     common.print_skipped(report)
     print(f"{report.total} photos: {report.summary()}")
     return 0

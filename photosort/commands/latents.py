@@ -23,10 +23,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     import numpy as np
 
-    folder = common.require_folder(args.folder)
-    encoder = common.open_encoder(args)
-    with common.open_store(args) as store:
-        report = common.index_folder(store, encoder, folder)
+    with common.indexed_folder(args) as (folder, encoder, store, report):
         paths, vectors = store.latents_under(folder, encoder.info.id)
     common.print_skipped(report, limit=5)
     if len(paths) == 0:

@@ -47,10 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.size < 64 or args.thumb < 8 or args.thumb * 2 > args.size:
         raise PhotoSortError("--size must be at least 64 and twice --thumb; --thumb at least 8")
-    folder = common.require_folder(args.folder)
-    encoder = common.open_encoder(args)
-    with common.open_store(args) as store:
-        report = common.index_folder(store, encoder, folder)
+    with common.indexed_folder(args) as (folder, encoder, store, report):
         paths, vectors = store.latents_under(folder, encoder.info.id)
         bar = common.TerminalProgress("Mapping")
         try:

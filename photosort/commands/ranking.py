@@ -47,10 +47,7 @@ def check_references(images: list[str]) -> list[str]:
 
 def indexed_folder(args: argparse.Namespace, refs: list[str]) -> tuple[LatentIndex, list[str]]:
     """Index what is missing (references first) and load the folder's latents."""
-    folder = common.require_folder(args.folder)
-    encoder = common.open_encoder(args)
-    with common.open_store(args) as store:
-        report = common.index_folder(store, encoder, folder, first=refs)
+    with common.indexed_folder(args, refs) as (folder, encoder, store, report):
         outside = [r for r in refs if not r.startswith(folder + os.sep)]
         if outside:
             from photosort.core.indexer import Indexer
@@ -70,9 +67,7 @@ def indexed_folder(args: argparse.Namespace, refs: list[str]) -> tuple[LatentInd
     return index, outside
 
 
-def _stack(a, b):
-    import numpy as np
-
+def _stack(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     if len(b) == 0:
         return a
     if len(a) == 0:
