@@ -49,6 +49,20 @@ def make_photo(path: Path, seed: int, size: tuple[int, int] = (96, 72), **save) 
     return path
 
 
+#: The transform a camera applied when storing a photo with this EXIF orientation, i.e. the
+#: inverse of what a viewer must do to show it upright.
+STORED_AS = {
+    1: [],
+    2: [Image.Transpose.FLIP_LEFT_RIGHT],
+    3: [Image.Transpose.ROTATE_180],
+    4: [Image.Transpose.FLIP_TOP_BOTTOM],
+    5: [Image.Transpose.TRANSPOSE],
+    6: [Image.Transpose.ROTATE_90],
+    7: [Image.Transpose.TRANSVERSE],
+    8: [Image.Transpose.ROTATE_270],
+}
+
+
 @pytest.fixture
 def photo_folder(tmp_path: Path) -> Path:
     """Twelve distinct JPEGs in a folder and a sub-folder."""

@@ -15,7 +15,7 @@ from photosort.core.decode import (
     make_thumbnail,
     open_upright,
 )
-from tests.conftest import make_photo
+from tests.conftest import STORED_AS, make_photo
 
 
 def test_jpeg_is_decoded_at_the_smallest_sufficient_dct_scale(tmp_path: Path) -> None:
@@ -33,16 +33,7 @@ def _with_orientation(path: Path, orientation: int) -> Path:
     upright = np.zeros((40, 60, 3), np.uint8)
     upright[:20, :30] = (255, 0, 0)
     img = Image.fromarray(upright)
-    inverse = {
-        2: [Image.Transpose.FLIP_LEFT_RIGHT],
-        3: [Image.Transpose.ROTATE_180],
-        4: [Image.Transpose.FLIP_TOP_BOTTOM],
-        5: [Image.Transpose.TRANSPOSE],
-        6: [Image.Transpose.ROTATE_90],
-        7: [Image.Transpose.TRANSVERSE],
-        8: [Image.Transpose.ROTATE_270],
-    }
-    for op in inverse.get(orientation, []):
+    for op in STORED_AS[orientation]:
         img = img.transpose(op)
     exif = Image.Exif()
     exif[274] = orientation

@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image
 
 from photosort.core.files import path_to_key
+from tests.conftest import STORED_AS
 
 #: What a user must never see on stderr.
 FORBIDDEN_STDERR = ("Traceback", "database is locked", "unexpected error")
@@ -119,20 +120,6 @@ def quadrant_image(width: int, height: int) -> Image.Image:
     arr[hh:, :hw] = QUADRANTS["bottom_left"]
     arr[hh:, hw:] = QUADRANTS["bottom_right"]
     return Image.fromarray(arr, "RGB")
-
-
-#: The transform a camera applied when storing a photo with this EXIF orientation, i.e. the
-#: inverse of what a viewer must do to show it upright.
-STORED_AS = {
-    1: [],
-    2: [Image.Transpose.FLIP_LEFT_RIGHT],
-    3: [Image.Transpose.ROTATE_180],
-    4: [Image.Transpose.FLIP_TOP_BOTTOM],
-    5: [Image.Transpose.TRANSPOSE],
-    6: [Image.Transpose.ROTATE_90],
-    7: [Image.Transpose.TRANSVERSE],
-    8: [Image.Transpose.ROTATE_270],
-}
 
 
 def oriented_jpeg(path: Path, orientation: int, width: int = 640, height: int = 400) -> Path:
