@@ -242,7 +242,3 @@ class Registry:
             if enc is None:
                 enc = self._encoders[info.id] = Encoder(info, self.threads)
             return enc
-
-
-def default_threads() -> int:
-    return max(1, os.cpu_count() or 1)

@@ -124,10 +124,6 @@ def folder_prefix_key(folder: str | os.PathLike[str]) -> bytes:
     return root if root.endswith(os.fsencode(os.sep)) else root + os.fsencode(os.sep)
 
 
-def resolve_photo_path(path: str | os.PathLike[str]) -> str:
-    return os.path.abspath(os.fspath(path))
-
-
 __all__ = [
     "FileEntry",
     "JPEG_EXTENSIONS",
@@ -138,6 +134,5 @@ __all__ = [
     "is_photo_name",
     "key_to_path",
     "path_to_key",
-    "resolve_photo_path",
     "scan_folder",
 ]
