@@ -37,6 +37,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--backbone", default="lite0", choices=("lite0", "lite1", "lite2"), help="content models"
     )
     parser.add_argument(
+        "--input-size",
+        type=int,
+        default=None,
+        help="content models: side of the square the photo is resized to (default: the "
+        "backbone's native 224/240/260; smaller is faster to index)",
+    )
+    parser.add_argument(
         "--whitening",
         choices=("class", "none"),
         default="class",
@@ -108,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
             threads=args.threads,
             max_images=args.max_images,
             whitening=args.whitening,
+            input_size=args.input_size,
             name=args.name,
             description=args.description,
         )
@@ -130,6 +138,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         whitening=args.whitening,
         pixel_latent=args.pixel_latent,
+        input_size=args.input_size,
         name=args.name,
         description=args.description,
     )

@@ -11,6 +11,8 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +75,24 @@ def read_file(path: str) -> bytes:
     return data
 
 
+@contextmanager
+def _decode_errors() -> Iterator[None]:
+    """Turn whatever Pillow raises on a bad file into a DecodeError that says why."""
+    try:
+        yield
+    except DecodeError:
+        raise
+    except Image.DecompressionBombError:
+        raise DecodeError("image too large: refused as a possible decompression bomb") from None
+    except UnidentifiedImageError:
+        raise DecodeError("not a recognised image format") from None
+    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
+        # Pillow reports truncated or corrupt data with these; the message says which.
+        raise DecodeError(f"damaged image: {exc}") from None
+    except MemoryError:
+        raise DecodeError("not enough memory to decode this image") from None
+
+
 def open_upright(
     source: bytes | str | os.PathLike[str], min_size: tuple[int, int] | None = None
 ) -> Image.Image:
@@ -83,36 +103,30 @@ def open_upright(
     orientation.
     """
     data = source if isinstance(source, bytes) else read_file(os.fspath(source))
-    try:
+    with _decode_errors():
         img = Image.open(io.BytesIO(data))
-        orientation = _orientation(img)
-        if min_size is not None and img.format == "JPEG":
-            want_w, want_h = min_size
-            if orientation in (5, 6, 7, 8):  # stored sideways: swap the request
-                want_w, want_h = want_h, want_w
-            img.draft("RGB", (want_w, want_h))
-        width, height = img.size
-        if width * height > MAX_DECODE_PIXELS:
-            raise DecodeError(
-                f"image too large ({width}×{height} pixels): refused as a possible "
-                "decompression bomb"
-            )
-        img.load()
-        img = _to_rgb(img)
-        if orientation not in (None, 1):
-            img = _transpose(img, orientation)
-        return img
-    except DecodeError:
-        raise
-    except Image.DecompressionBombError as exc:
-        raise DecodeError(f"refused as a possible decompression bomb: {exc}") from None
-    except UnidentifiedImageError:
-        raise DecodeError("not a recognised image format") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
-        # Pillow reports truncated or corrupt data with these; the message says which.
-        raise DecodeError(f"damaged image: {exc}") from None
-    except MemoryError:
-        raise DecodeError("not enough memory to decode this image") from None
+        return _load_upright(img, _orientation(img), min_size)
+
+
+def _load_upright(
+    img: Image.Image, orientation: int | None, min_size: tuple[int, int] | None
+) -> Image.Image:
+    """Decode an opened image (draft-scaled when `min_size` allows), to upright RGB."""
+    if min_size is not None and img.format == "JPEG":
+        want_w, want_h = min_size
+        if orientation in (5, 6, 7, 8):  # stored sideways: swap the request
+            want_w, want_h = want_h, want_w
+        img.draft("RGB", (want_w, want_h))
+    width, height = img.size
+    if width * height > MAX_DECODE_PIXELS:
+        raise DecodeError(
+            f"image too large ({width}×{height} pixels): refused as a possible decompression bomb"
+        )
+    img.load()
+    img = _to_rgb(img)
+    if orientation not in (None, 1):
+        img = _transpose(img, orientation)
+    return img
 
 
 def _orientation(img: Image.Image) -> int | None:
@@ -192,25 +206,25 @@ def decode_for_index(path: str, size: tuple[int, int], resize: str = "squash") -
 
 
 def decode_bytes_for_index(
-    data: bytes, size: tuple[int, int], resize: str = "squash"
+    data: bytes, size: tuple[int, int], resize: str = "squash", digest: bytes | None = None
 ) -> DecodedPhoto:
+    """Model pixels, upright size, capture date and content hash from one file's bytes.
+
+    The file is parsed once: its header gives the size, orientation and date, then the same
+    opened image is decoded. `digest` is the content hash when the caller already has it.
+    """
     h, w = size
     need = max(h, w) if resize == "center-crop" else None
-    try:
-        header = Image.open(io.BytesIO(data))
-        full_w, full_h = header.size
-        if _orientation(header) in (5, 6, 7, 8):
+    with _decode_errors():
+        img = Image.open(io.BytesIO(data))
+        orientation = _orientation(img)
+        full_w, full_h = img.size
+        if orientation in (5, 6, 7, 8):
             full_w, full_h = full_h, full_w
-        taken = _taken(header)
-    except UnidentifiedImageError:
-        raise DecodeError("not a recognised image format") from None
-    except Image.DecompressionBombError:
-        raise DecodeError("image too large: refused as a possible decompression bomb") from None
-    except Exception as exc:
-        raise DecodeError(f"damaged image: {exc}") from None
-    img = open_upright(data, (need, need) if need else (w, h))
+        taken = _taken(img)
+        img = _load_upright(img, orientation, (need, need) if need else (w, h))
     pixels = np.asarray(fit_to(img, size, resize), dtype=np.uint8)
-    return DecodedPhoto(pixels, full_w, full_h, taken, content_hash(data))
+    return DecodedPhoto(pixels, full_w, full_h, taken, digest or content_hash(data))
 
 
 def _taken(img: Image.Image) -> str | None:

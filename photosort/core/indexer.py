@@ -194,7 +194,7 @@ class Indexer:
                 work.digest = content_hash(data)
                 work.reuse_from = moved_from.get(work.digest) or sources.get(work.digest)
                 if work.reuse_from is None:
-                    work.decoded = decode_bytes_for_index(data, size, resize)
+                    work.decoded = decode_bytes_for_index(data, size, resize, work.digest)
             except DecodeError as exc:
                 work.error = str(exc)
             except Exception as exc:  # a decoder bug must cost one file, not the run

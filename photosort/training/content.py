@@ -134,10 +134,14 @@ def extract_pooled(
     cache_dir: Path,
     threads: int = 2,
     batch_size: int = 32,
+    input_size: int | None = None,
 ) -> np.ndarray:
-    """L2-normalised average-pooled features [N, 1280] of ``paths`` (cached on disk)."""
+    """L2-normalised average-pooled features [N, 1280] of ``paths`` (cached on disk).
+
+    ``input_size`` is the side the photos are resized to (default: the backbone's native one).
+    """
     torch.set_num_threads(max(1, threads))
-    size = BACKBONES[backbone_name][2]
+    size = input_size or BACKBONES[backbone_name][2]
     key = hashlib.sha1(
         "\n".join([backbone_name, str(size)] + [str(p) for p in paths]).encode()
     ).hexdigest()[:16]
@@ -192,6 +196,7 @@ def build_content_encoder(
     max_images: int | None = 4000,
     seed: int = 0,
     whitening: str = "class",
+    input_size: int | None = None,
     name: str | None = None,
     description: str | None = None,
     log=print,
@@ -199,14 +204,14 @@ def build_content_encoder(
     """Fit the projection on photos of ``data`` and export the content encoder (no decoder)."""
     cache_dir = Path(checkpoint_dir).expanduser() / "cache"
     paths = sample_paths(data, max_images, seed)
-    log(f"content encoder: {backbone}, {len(paths)} photos of {data} for the projection")
-    feats = extract_pooled(backbone, paths, cache_dir, threads)
+    size = input_size or BACKBONES[backbone][2]
+    log(f"content encoder: {backbone} at {size} px, {len(paths)} photos of {data}")
+    feats = extract_pooled(backbone, paths, cache_dir, threads, input_size=size)
     mean, proj = fit_pca(feats, latent_size)
     labels = [p.parent.name for p in paths]
     if whitening == "class" and len(set(labels)) > 1:
         log(f"whitening learnt from {len(set(labels))} classes (sub-folders) of {data}")
         proj = fit_class_whitening(feats, labels, mean, proj)
-    size = BACKBONES[backbone][2]
     model = ContentEncoder(load_backbone(backbone, size), mean, proj).eval()
     enc_path, _ = onnx_paths(out)
     export_onnx(model, torch.zeros(2, 3, size, size), enc_path, "image", "latent")
@@ -315,6 +320,7 @@ def train_content_vae(
     pca_size: int = 128,
     whitening: str = "class",
     pixel_latent: int = 16,
+    input_size: int | None = None,
     feature_weight: float = 1.0,
     kl_weight: float = 0.02,
     name: str | None = None,
@@ -330,8 +336,9 @@ def train_content_vae(
     model_id = Path(out).name
     ckpt_path = ckdir / model_id / "last.pt"
     paths = sample_paths(data, max_images, seed)
-    log(f"content VAE: {backbone}, {len(paths)} photos of {data}")
-    feats = extract_pooled(backbone, paths, ckdir / "cache", threads)
+    size = input_size or BACKBONES[backbone][2]
+    log(f"content VAE: {backbone} at {size} px, {len(paths)} photos of {data}")
+    feats = extract_pooled(backbone, paths, ckdir / "cache", threads, input_size=size)
     mean, proj = fit_pca(feats, pca_size)
     labels = [p.parent.name for p in paths]
     if whitening == "class" and len(set(labels)) > 1:
@@ -427,7 +434,6 @@ def train_content_vae(
         return {"interrupted": True, "checkpoint": str(ckpt_path)}
 
     vae.eval()
-    size = BACKBONES[backbone][2]
     content = ContentEncoder(load_backbone(backbone, size), mean, proj).eval()
     enc_path, dec_path = onnx_paths(out)
     export_onnx(

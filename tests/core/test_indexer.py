@@ -18,9 +18,9 @@ def decode_counter(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     calls: list[str] = []
     real = indexer_module.decode_bytes_for_index
 
-    def counting(data, size, resize):
+    def counting(data, size, resize, digest=None):
         calls.append(resize)
-        return real(data, size, resize)
+        return real(data, size, resize, digest)
 
     monkeypatch.setattr(indexer_module, "decode_bytes_for_index", counting)
     return calls
