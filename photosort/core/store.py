@@ -68,8 +68,13 @@ _V2 = [
     )""",
 ]
 
+# Content hashes went from BLAKE2b to BLAKE3 (5x less CPU per photo, see decode.content_hash).
+# An old digest can never equal a new one, so keeping them would only hide that: they are
+# dropped, and a photo indexed before is simply re-encoded if it is later moved or copied.
+_V3 = ["UPDATE photos SET hash = NULL"]
+
 #: MIGRATIONS[i] takes a store from schema version i to i + 1. Never edit a released step.
-MIGRATIONS: list[list[str]] = [_V1, _V2]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

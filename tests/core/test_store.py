@@ -76,6 +76,24 @@ def test_old_schema_is_migrated_step_by_step_with_a_backup(db_path: Path, tmp_pa
     assert sqlite3.connect(backup).execute("PRAGMA user_version").fetchone()[0] == 1
 
 
+def test_schema_3_drops_blake2_content_hashes_but_keeps_latents(
+    db_path: Path, tmp_path: Path
+) -> None:
+    # Version 2 stored BLAKE2b digests; BLAKE3 ones can never match them.
+    conn = connect(db_path)
+    migrate(conn, target=2)
+    conn.execute(
+        "INSERT INTO photos(path, size, mtime_ns, hash) VALUES (?, 5, 6, ?)",
+        (os.fsencode(str(tmp_path / "old.jpg")), b"x" * 16),
+    )
+    conn.execute("INSERT INTO latents VALUES (1, 'm', ?)", (np.ones(4, np.float32).tobytes(),))
+    conn.close()
+    with Store(db_path) as store:
+        assert store.migrated_from == 2
+        assert store.latent_sources("m") == {}
+        assert store.latents_under(tmp_path, "m")[1].shape == (1, 4)
+
+
 def test_damaged_database_is_set_aside_and_a_fresh_one_started(db_path: Path) -> None:
     db_path.write_bytes(os.urandom(4096))
     garbage = db_path.read_bytes()

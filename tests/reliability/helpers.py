@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
+from blake3 import blake3
 from PIL import Image
 
 from photosort.core.files import path_to_key
@@ -68,8 +69,9 @@ def tree_digests(folder: Path) -> dict[str, str]:
 
 
 def blake(path: str) -> bytes:
+    """The content hash the store should hold for `path` (BLAKE3, 128 bits), computed here."""
     with open(path, "rb") as fh:
-        return hashlib.blake2b(fh.read(), digest_size=16).digest()
+        return blake3(fh.read()).digest(16)
 
 
 # -- odd files --------------------------------------------------------------------------------
