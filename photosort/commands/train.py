@@ -44,6 +44,20 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "backbone's native 224/240/260; smaller is faster to index)",
     )
     parser.add_argument(
+        "--distill-epochs",
+        type=int,
+        default=0,
+        help="content models with --input-size below the backbone's own: first fine-tune the "
+        "backbone's upper blocks for N epochs so its features at that size match its features "
+        "at full size (no labels used; 0 = plain ImageNet weights)",
+    )
+    parser.add_argument(
+        "--distill-images",
+        type=int,
+        default=6000,
+        help="photos of --data the distillation learns from (a seeded sample)",
+    )
+    parser.add_argument(
         "--whitening",
         choices=("class", "none"),
         default="class",
@@ -116,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
             max_images=args.max_images,
             whitening=args.whitening,
             input_size=args.input_size,
+            distill_epochs=args.distill_epochs,
+            distill_images=args.distill_images,
             name=args.name,
             description=args.description,
         )
@@ -139,6 +155,8 @@ def run(args: argparse.Namespace) -> int:
         whitening=args.whitening,
         pixel_latent=args.pixel_latent,
         input_size=args.input_size,
+        distill_epochs=args.distill_epochs,
+        distill_images=args.distill_images,
         name=args.name,
         description=args.description,
     )

@@ -10,6 +10,8 @@ mean 127/255 and std 128/255 on the [0, 1] scale the core uses. ``probe_preproce
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -31,14 +33,18 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 FEATURE_CHANNELS = 1280
 
 
-def load_backbone(name: str = "lite0", image_size: int | None = None) -> nn.Module:
-    """EfficientNet-Lite with ImageNet weights, in eval mode, padding fixed for ``image_size``."""
+def load_backbone(
+    name: str = "lite0", image_size: int | None = None, weights: str | Path | None = None
+) -> nn.Module:
+    """EfficientNet-Lite in eval mode, padding fixed for ``image_size``; ImageNet weights, or
+    ``weights`` (a state dict saved by ``distill.distill_backbone``) when given."""
     import importlib
 
     from efficientnet_lite_pytorch import EfficientNet
 
     module, cls, native = BACKBONES[name]
-    weights = getattr(importlib.import_module(module), cls).get_model_file_path()
+    if weights is None:
+        weights = getattr(importlib.import_module(module), cls).get_model_file_path()
     size = image_size or native
     model = EfficientNet.from_name(f"efficientnet-{name}", image_size=size)
     state = torch.load(weights, map_location="cpu", weights_only=True)

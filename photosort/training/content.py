@@ -28,6 +28,7 @@ from torch.nn import functional as F
 
 from . import data as D
 from .backbones import BACKBONES, TF_LITE_MEAN, TF_LITE_STD, load_backbone
+from .distill import weights_tag
 from .export import compress_fp16_weights, export_onnx, onnx_paths, write_manifest
 from .models import ConvDecoder, ConvEncoder
 from .plots import loss_curve_png, recon_grid_png
@@ -135,15 +136,18 @@ def extract_pooled(
     threads: int = 2,
     batch_size: int = 32,
     input_size: int | None = None,
+    weights: Path | None = None,
 ) -> np.ndarray:
     """L2-normalised average-pooled features [N, 1280] of ``paths`` (cached on disk).
 
-    ``input_size`` is the side the photos are resized to (default: the backbone's native one).
+    ``input_size`` is the side the photos are resized to (default: the backbone's native one);
+    ``weights`` replaces the ImageNet weights (a distilled backbone).
     """
     torch.set_num_threads(max(1, threads))
     size = input_size or BACKBONES[backbone_name][2]
+    tag = [] if weights is None else [weights_tag(weights)]
     key = hashlib.sha1(
-        "\n".join([backbone_name, str(size)] + [str(p) for p in paths]).encode()
+        "\n".join([backbone_name, str(size)] + tag + [str(p) for p in paths]).encode()
     ).hexdigest()[:16]
     cache = cache_dir / f"features-{backbone_name}-{key}.npy"
     if cache.exists():
@@ -161,7 +165,7 @@ def extract_pooled(
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.enc.pooled(x)
 
-    enc = ContentEncoder(load_backbone(backbone_name, size), np.zeros(1280), np.eye(1280))
+    enc = ContentEncoder(load_backbone(backbone_name, size, weights), np.zeros(1280), np.eye(1280))
     options = ort.SessionOptions()
     options.intra_op_num_threads = max(1, threads)
     with tempfile.TemporaryDirectory() as tmpdir:
@@ -186,6 +190,35 @@ def extract_pooled(
     return out
 
 
+def small_input_weights(
+    data: str,
+    backbone: str,
+    size: int,
+    checkpoint_dir: Path,
+    epochs: int,
+    max_images: int | None,
+    seed: int,
+    threads: int,
+    log=print,
+) -> Path | None:
+    """Distilled weights for ``backbone`` at ``size`` px (None: keep the ImageNet weights).
+
+    Only when ``epochs`` > 0 and ``size`` is below the backbone's native input; the photos are
+    a seeded sample of ``data`` and the teacher is the same backbone at its native size.
+    """
+    native = BACKBONES[backbone][2]
+    if epochs <= 0 or size >= native:
+        return None
+    from .distill import distill_backbone
+
+    paths = sample_paths(data, max_images, seed + 3)
+    teacher = extract_pooled(backbone, paths, checkpoint_dir / "cache", threads)
+    run = checkpoint_dir / f"distill-{len(paths)}-{epochs}-{seed}"
+    return distill_backbone(
+        paths, teacher, backbone, size, run, epochs=epochs, seed=seed, threads=threads, log=log
+    )
+
+
 def build_content_encoder(
     data: str,
     out: str,
@@ -197,6 +230,8 @@ def build_content_encoder(
     seed: int = 0,
     whitening: str = "class",
     input_size: int | None = None,
+    distill_epochs: int = 0,
+    distill_images: int | None = 6000,
     name: str | None = None,
     description: str | None = None,
     log=print,
@@ -206,13 +241,16 @@ def build_content_encoder(
     paths = sample_paths(data, max_images, seed)
     size = input_size or BACKBONES[backbone][2]
     log(f"content encoder: {backbone} at {size} px, {len(paths)} photos of {data}")
-    feats = extract_pooled(backbone, paths, cache_dir, threads, input_size=size)
+    weights = small_input_weights(
+        data, backbone, size, cache_dir.parent, distill_epochs, distill_images, seed, threads, log
+    )
+    feats = extract_pooled(backbone, paths, cache_dir, threads, input_size=size, weights=weights)
     mean, proj = fit_pca(feats, latent_size)
     labels = [p.parent.name for p in paths]
     if whitening == "class" and len(set(labels)) > 1:
         log(f"whitening learnt from {len(set(labels))} classes (sub-folders) of {data}")
         proj = fit_class_whitening(feats, labels, mean, proj)
-    model = ContentEncoder(load_backbone(backbone, size), mean, proj).eval()
+    model = ContentEncoder(load_backbone(backbone, size, weights), mean, proj).eval()
     enc_path, _ = onnx_paths(out)
     export_onnx(model, torch.zeros(2, 3, size, size), enc_path, "image", "latent")
     compress_fp16_weights(enc_path)
@@ -321,6 +359,8 @@ def train_content_vae(
     whitening: str = "class",
     pixel_latent: int = 16,
     input_size: int | None = None,
+    distill_epochs: int = 0,
+    distill_images: int | None = 6000,
     feature_weight: float = 1.0,
     kl_weight: float = 0.02,
     name: str | None = None,
@@ -338,7 +378,12 @@ def train_content_vae(
     paths = sample_paths(data, max_images, seed)
     size = input_size or BACKBONES[backbone][2]
     log(f"content VAE: {backbone} at {size} px, {len(paths)} photos of {data}")
-    feats = extract_pooled(backbone, paths, ckdir / "cache", threads, input_size=size)
+    weights = small_input_weights(
+        data, backbone, size, ckdir, distill_epochs, distill_images, seed, threads, log
+    )
+    feats = extract_pooled(
+        backbone, paths, ckdir / "cache", threads, input_size=size, weights=weights
+    )
     mean, proj = fit_pca(feats, pca_size)
     labels = [p.parent.name for p in paths]
     if whitening == "class" and len(set(labels)) > 1:
@@ -434,7 +479,7 @@ def train_content_vae(
         return {"interrupted": True, "checkpoint": str(ckpt_path)}
 
     vae.eval()
-    content = ContentEncoder(load_backbone(backbone, size), mean, proj).eval()
+    content = ContentEncoder(load_backbone(backbone, size, weights), mean, proj).eval()
     enc_path, dec_path = onnx_paths(out)
     export_onnx(
         ContentVAEEncoder(content, vae, scale),

@@ -162,3 +162,59 @@ def test_content_vae_trains_and_loads(photo_folder: Path, tmp_path: Path) -> Non
     with torch.no_grad():
         want = torch_enc(torch.from_numpy(enc.preprocess(pixels))).numpy()
     np.testing.assert_allclose(z, want, rtol=0.05, atol=0.02)
+
+
+def test_distilled_small_input_encoder_moves_towards_the_full_size_features(
+    photo_folder: Path, tmp_path: Path
+) -> None:
+    from photosort.training.distill import distill_backbone
+
+    paths = content.sample_paths(photo_folder, None)
+    ckdir = tmp_path / "ckpt"
+    teacher = content.extract_pooled("lite0", paths, ckdir / "cache", threads=1, input_size=96)
+    before = content.extract_pooled("lite0", paths, ckdir / "cache", threads=1, input_size=64)
+    weights = distill_backbone(
+        paths,
+        teacher,
+        "lite0",
+        64,
+        ckdir / "run",
+        epochs=3,
+        batch_size=8,
+        threads=1,
+        log=lambda *_: None,
+    )
+    after = content.extract_pooled(
+        "lite0", paths, ckdir / "cache", threads=1, input_size=64, weights=weights
+    )
+    # Features of the distilled 64-px network are closer to the 96-px ones than before.
+    assert (after * teacher).sum(1).mean() > (before * teacher).sum(1).mean()
+    # A second call finds the finished weights instead of training again.
+    assert (
+        distill_backbone(paths, teacher, "lite0", 64, ckdir / "run", log=lambda *_: None) == weights
+    )
+
+
+def test_content_encoder_at_a_small_input_with_distillation(
+    photo_folder: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "models" / "small"
+    content.build_content_encoder(
+        data=str(photo_folder),
+        out=str(out),
+        latent_size=8,
+        checkpoint_dir=tmp_path / "ckpt",
+        threads=1,
+        max_images=None,
+        input_size=64,
+        distill_epochs=1,
+        distill_images=None,
+        log=lambda *_: None,
+    )
+    assert list((tmp_path / "ckpt").glob("distill-*/distill-lite0-64/student.pt"))
+    reg = Registry([tmp_path / "models"])
+    info = reg.info("small")
+    assert info.input_size == (64, 64)
+    pixels = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    z = reg.encoder(info.id).encode(pixels)
+    assert z.shape == (2, 8) and np.isfinite(z).all()
