@@ -37,6 +37,32 @@ fi
 $NICE "$VENV/bin/pip" install --quiet --disable-pip-version-check \
   -c packaging/requirements-bundle.txt pyinstaller .
 $NICE "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-deps --force-reinstall .
+tv=$(date +%s)
+
+# The two size measures that need tools built here (docs/bundle.md): llvmlite's LLVM for x86-64
+# only, and UPX. Both are cached under $CACHE; without them the spec ships the originals.
+CACHE="${BUNDLE_CACHE:-$ROOT/build/bundle-cache}"
+mkdir -p "$CACHE"
+export PHOTOSORT_BUNDLE_LLVMLITE="" PHOTOSORT_BUNDLE_UPX="" PHOTOSORT_BUNDLE_CACHE="$CACHE"
+if [[ "${PHOTOSORT_BUNDLE_NO_MAP:-}" != 1 && "${PHOTOSORT_BUNDLE_SLIM_LLVMLITE:-1}" == 1 ]]; then
+  step "llvmlite for x86-64 only"
+  llv=$("$VENV/bin/python" -c "import llvmlite; print(llvmlite.__version__)")
+  slim="$CACHE/llvmlite-$llv"
+  if [[ ! -f "$slim/libllvmlite.so" ]]; then
+    $NICE "$VENV/bin/pip" download --quiet --disable-pip-version-check --no-deps \
+      --no-binary :all: -d "$slim" "llvmlite==$llv" || true
+    "$VENV/bin/python" packaging/slim_llvmlite.py "$slim/llvmlite-$llv.tar.gz" "$slim" || true
+  fi
+  [[ -f "$slim/libllvmlite.so" ]] && PHOTOSORT_BUNDLE_LLVMLITE="$slim/libllvmlite.so"
+  echo "libllvmlite.so: ${PHOTOSORT_BUNDLE_LLVMLITE:-as in the wheel (see above)}"
+fi
+if [[ "${PHOTOSORT_BUNDLE_COMPRESS:-1}" == 1 ]]; then
+  step "UPX"
+  if out=$(bash packaging/build_upx.sh "$CACHE/upx"); then
+    PHOTOSORT_BUNDLE_UPX=$(tail -1 <<<"$out")
+  fi
+  echo "upx: ${PHOTOSORT_BUNDLE_UPX:-none, libraries stay uncompressed}"
+fi
 t1=$(date +%s)
 
 step "PyInstaller $("$VENV/bin/pyinstaller" --version) on photosort.spec"
@@ -125,7 +151,8 @@ s3=$(date +%s.%N)
 t3=$(date +%s)
 
 step "timings"
-echo "venv + install: $((t1 - t0)) s"
+echo "venv + install: $((tv - t0)) s"
+echo "llvmlite + upx: $((t1 - tv)) s"
 echo "PyInstaller:    $((t2 - t1)) s"
 echo "checks:         $((t3 - t2)) s"
 awk -v a="$s0" -v b="$s1" -v c="$s2" -v d="$s3" 'BEGIN {

@@ -35,6 +35,12 @@ EXCLUDES: list[str] = [
     "_distutils_hack",
     "pip",
     "numba.pycc",
+    # TLS and OpenSSL's hashes (libssl + libcrypto, 5.5 MB): the app opens no network
+    # connection; asyncio and http.client import ssl only if it is there, and hashlib falls back
+    # to Python's own md5/sha1/sha2/sha3/blake2 (the app hashes with blake2b, numba with sha256).
+    "ssl",
+    "_ssl",
+    "_hashlib",
     "tkinter",
     "_tkinter",
     "turtle",
@@ -369,21 +375,69 @@ def dedupe_libs(binaries: list[tuple[str, str, str]]) -> tuple[list[tuple[str, s
         else:
             first[key] = d
             out.append((dest, src, kind))
-    return out, f"dedupe: {saved / 2**20:.1f} MB of identical libraries linked"
+    out, note = _link_same_runtime(out)
+    return out, f"dedupe: {saved / 2**20:.1f} MB of identical libraries linked; {note}"
+
+
+#: GCC's Fortran runtime, vendored by numpy and scipy under their own hashed names.
+_GCC_RUNTIME = re.compile(
+    r"^[^/]+\.libs/(libgfortran|libquadmath)-[0-9a-f]{8}(?:-[0-9a-f]{8})?\.so\.(\d+)[.\d]*$"
+)
+
+
+def _exports(path: str) -> frozenset[str]:
+    out = subprocess.run(
+        ["nm", "-D", "--defined-only", path], capture_output=True, text=True, check=True
+    ).stdout
+    return frozenset(line.split()[-1] for line in out.splitlines() if line.strip())
+
+
+def _link_same_runtime(
+    binaries: list[tuple[str, str, str]],
+) -> tuple[list[tuple[str, str, str]], str]:
+    """Two builds of one GCC runtime library (same name and major version, exactly the same
+    exported symbols with versions) become one: the later a symbolic link to the first.
+
+    scipy.libs carries a second libgfortran.so.5 (and its libquadmath) for four of its own
+    modules (odr, fitpack, dfitpack, fblas) next to the one numpy's and scipy's OpenBLAS use;
+    both export the same 1363 symbols (GFORTRAN_8). Only libgfortran and libquadmath are
+    considered, and only with `nm`.
+    """
+    if shutil.which("nm") is None:
+        return list(binaries), "runtime libraries: kept (no nm)"
+    first: dict[tuple[str, str, frozenset[str]], str] = {}
+    out = []
+    saved = 0
+    for dest, src, kind in binaries:
+        m = _GCC_RUNTIME.match(dest.replace("\\", "/"))
+        if kind not in ("BINARY", "EXTENSION") or m is None or not os.path.isfile(src):
+            out.append((dest, src, kind))
+            continue
+        key = (m.group(1), m.group(2), _exports(src))
+        if key in first:
+            out.append((dest, os.path.relpath(first[key], os.path.dirname(dest)), "SYMLINK"))
+            saved += os.path.getsize(src)
+        else:
+            first[key] = dest.replace("\\", "/")
+            out.append((dest, src, kind))
+    return out, f"{saved / 2**20:.1f} MB of equivalent GCC runtime libraries linked"
 
 
 #: ICU data Qt never reads. Qt Core calls ICU only for converters (ucnv_*), collation (ucol_*),
 #: time-zone names (ucal_*) and case mapping (u_strToUpper/Lower): check with
 #: `nm -D --undefined-only libQt6Core.so.6 | grep _73`. Break iterators, units, currencies,
-#: transliterators and rule-based number formats belong to ICU APIs it does not use.
-ICU_DATA_DROPPED = ("brkitr/", "unit/", "curr/", "translit/", "rbnf/")
+#: transliterators and rule-based number formats belong to ICU APIs it does not use, and so do
+#: the display names of languages and regions (`lang/`, `region/`: Qt has its own; time-zone
+#: names come from `zone/`, kept): without these two, the names of all 644 zones in 10 locales,
+#: collation, case mapping and the codec list came out identical to the full data's.
+ICU_DATA_DROPPED = ("brkitr/", "unit/", "curr/", "translit/", "rbnf/", "lang/", "region/")
 _ICU_DATA = re.compile(r"^PySide6/(?:Qt/)?lib/(libicudata\.so\.(\d+))$")
 
 
 def filter_icu_data(
     binaries: list[tuple[str, str, str]], workdir: Path
 ) -> tuple[list[tuple[str, str, str]], str]:
-    """`binaries` with Qt's libicudata (31 MB) rebuilt without `ICU_DATA_DROPPED` (20 MB).
+    """`binaries` with Qt's libicudata (31 MB) rebuilt without `ICU_DATA_DROPPED` (16 MB).
 
     libicudata.so.NN holds one symbol, `icudtNN_dat`: ICU's common data package. It is cut out,
     the unused items are removed with ICU's `icupkg` (Debian: icu-devtools), and the rest is
@@ -443,3 +497,89 @@ def filter_icu_data(
     new = [(d, str(target), k) if d == dest else (d, s, k) for d, s, k in binaries]
     saved = (os.path.getsize(src) - target.stat().st_size) / 2**20
     return new, f"icu: {len(dropped)} of {len(items)} data items left out, {saved:.0f} MB less"
+
+
+_LLVMLITE = re.compile(r"^llvmlite/binding/libllvmlite\.so$")
+
+
+def slim_llvmlite(
+    binaries: list[tuple[str, str, str]], lib: str | None
+) -> tuple[list[tuple[str, str, str]], str]:
+    """`binaries` with llvmlite's library replaced by `lib`, the x86-64-only build.
+
+    `lib` comes from packaging/slim_llvmlite.py (build_bundle.sh passes it in
+    PHOTOSORT_BUNDLE_LLVMLITE): the same llvmlite version's C bridge linked against LLVM's X86
+    target alone, 41 MB instead of the wheel's 152. Without it the wheel's library is kept.
+    """
+    entries = [e for e in binaries if _LLVMLITE.match(e[0].replace("\\", "/"))]
+    if len(entries) != 1:
+        return list(binaries), "llvmlite: libllvmlite.so not found, nothing replaced"
+    if not lib or not os.path.isfile(lib):
+        return list(binaries), "llvmlite: the wheel's library kept (no slim build)"
+    dest, src, _ = entries[0]
+    new = [(d, lib, k) if d == dest else (d, s, k) for d, s, k in binaries]
+    saved = (os.path.getsize(src) - os.path.getsize(lib)) / 2**20
+    return new, f"llvmlite: x86-64-only library, {saved:.0f} MB less"
+
+
+#: Never compressed with UPX: Qt finds its plugins by reading their `.qtmetadata` section from
+#: the file, which UPX compresses ("Could not find the Qt platform plugin").
+UPX_EXCLUDE = re.compile(r"^PySide6/(?:Qt/)?plugins/")
+#: Smaller files gain little and each costs an unpacking at load time.
+UPX_MIN_BYTES = 64 * 1024
+
+
+def should_upx(dest: str, src: str) -> bool:
+    """Whether to try UPX on a collected binary: an ELF shared library, large enough, allowed."""
+    dest = dest.replace("\\", "/")
+    if UPX_EXCLUDE.match(dest) or not re.search(r"\.so(\.[\d.]+)?$", dest):
+        return False
+    if not os.path.isfile(src) or os.path.getsize(src) < UPX_MIN_BYTES:
+        return False
+    with open(src, "rb") as fh:
+        return fh.read(4) == b"\x7fELF"
+
+
+def upx_binaries(
+    binaries: list[tuple[str, str, str]], workdir: Path, upx: str | None
+) -> tuple[list[tuple[str, str, str]], str]:
+    """`binaries` with UPX-compressed copies (under `workdir`) of what `should_upx` allows.
+
+    UPX unpacks a library into memory when it is loaded: the folder on disk is smaller, the
+    memory used is not (the unpacked pages are private instead of shared file mappings). UPX
+    refuses the libraries that auditwheel edited with patchelf (OpenBLAS, libgfortran, most of
+    pillow's: "bad DT_STRSZ", "DT_GNU_HASH above stub"); those are kept as they are. Only the
+    default method (NRV) is used: `--lzma` packed libraries crashed on loading.
+    """
+    if not upx:
+        return list(binaries), "upx: not used (no upx 4.2.4)"
+    import hashlib
+
+    out = []
+    saved = 0
+    packed = refused = 0
+    for dest, src, kind in binaries:
+        if kind in ("BINARY", "EXTENSION") and should_upx(dest, src):
+            # Cached by content: rebuilding the bundle does not pack the same library again.
+            with open(src, "rb") as fh:
+                digest = hashlib.sha256(fh.read()).hexdigest()[:20]
+            target = workdir / digest / Path(dest).name
+            refusal = target.with_name(target.name + ".refused")
+            if not target.exists() and not refusal.exists():
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(src, target)
+                target.chmod(0o755)  # upx packs executable files only (some wheels ship 0644)
+                result = subprocess.run(
+                    [upx, "-q", "-q", str(target)], capture_output=True, text=True
+                )
+                if result.returncode != 0:
+                    target.unlink()
+                    refusal.write_text(result.stdout + result.stderr)
+            if target.exists():
+                saved += os.path.getsize(src) - target.stat().st_size
+                packed += 1
+                src = str(target)
+            else:
+                refused += 1
+        out.append((dest, src, kind))
+    return out, f"upx: {packed} libraries packed, {refused} refused, {saved / 2**20:.0f} MB less"

@@ -231,9 +231,104 @@ def test_build_the_bundle_and_selftest_it() -> None:
 
 def test_icu_filter_drops_only_data_qt_never_reads() -> None:
     config = _bundle_config()
-    assert set(config.ICU_DATA_DROPPED) == {"brkitr/", "unit/", "curr/", "translit/", "rbnf/"}
+    assert set(config.ICU_DATA_DROPPED) == {
+        *("brkitr/", "unit/", "curr/", "translit/", "rbnf/", "lang/", "region/")
+    }
     # collation, converters, zones and the locale tree are what Qt uses: never dropped
     for kept in ("coll/de.res", "ucadata.icu", "ibm-943_P15A-2003.cnv", "zone/de.res", "root.res"):
         assert not kept.startswith(config.ICU_DATA_DROPPED)
     binaries = [("PySide6/Qt/lib/libQt6Core.so.6", "/x", "BINARY")]
     assert config.filter_icu_data(binaries, Path("/nonexistent"))[0] == binaries
+
+
+def _slim_llvmlite() -> ModuleType:
+    spec = importlib.util.spec_from_file_location(
+        "slim_llvmlite", REPO / "packaging" / "slim_llvmlite.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: The parts of llvmlite 0.50.0's ffi/CMakeLists.txt that slim_llvmlite patches.
+_LLVMLITE_CMAKELISTS = """\
+set(LLVMLITE_SUPPORTED_LLVM_VERSION_DEFAULT 22)
+include_directories(${LLVM_INCLUDE_DIRS})
+    set(LLVM_COMPONENTS mcjit
+                        orcjit
+                        OrcDebugging
+                        AsmPrinter
+                        AllTargetsCodeGens
+                        AllTargetsAsmParsers)
+    set(FORCED_LINK_FLAGS "-Wl,--exclude-libs,ALL -Wl,--no-undefined")
+"""
+
+
+def test_slim_llvmlite_links_the_x86_target_only() -> None:
+    slim = _slim_llvmlite()
+    assert slim.supported_llvm(_LLVMLITE_CMAKELISTS) == 22
+    patched = slim.patch_cmakelists(_LLVMLITE_CMAKELISTS)
+    assert "AllTargets" not in patched
+    for part in ("X86CodeGen", "X86AsmParser", "X86Desc", "X86Info", "orcjit", "mcjit"):
+        assert part in patched
+    assert patched.index("slim-include") < patched.index("${LLVM_INCLUDE_DIRS}")
+    assert "--gc-sections" in patched
+    with pytest.raises(ValueError):
+        slim.patch_cmakelists("set(LLVMLITE_SUPPORTED_LLVM_VERSION_DEFAULT 23)\n")
+    targets = "#ifndef LLVM_TARGET\n#endif\nLLVM_TARGET(AArch64)\nLLVM_TARGET(X86)\n"
+    targets += "LLVM_TARGET(X86Foo)\n#undef LLVM_TARGET\n"
+    assert slim.filter_target_list(targets) == (
+        "#ifndef LLVM_TARGET\n#endif\nLLVM_TARGET(X86)\n#undef LLVM_TARGET\n"
+    )
+    assert set(slim.SDIST_SHA256) == {"llvmlite-0.50.0.tar.gz"}
+
+
+def test_slim_llvmlite_replaces_the_library_only_when_built(tmp_path: Path) -> None:
+    config = _bundle_config()
+    wheel = tmp_path / "wheel.so"
+    wheel.write_bytes(b"x" * 1000)
+    slim = tmp_path / "slim.so"
+    slim.write_bytes(b"x" * 10)
+    binaries = [
+        ("llvmlite/binding/libllvmlite.so", str(wheel), "BINARY"),
+        ("libz.so.1", "/usr/lib/libz.so.1", "BINARY"),
+    ]
+    assert config.slim_llvmlite(binaries, None)[0] == binaries
+    assert config.slim_llvmlite(binaries, str(tmp_path / "missing.so"))[0] == binaries
+    out, note = config.slim_llvmlite(binaries, str(slim))
+    assert out == [(binaries[0][0], str(slim), "BINARY"), binaries[1]]
+    assert "x86-64-only" in note
+
+
+def test_upx_leaves_qt_plugins_small_files_and_non_libraries_alone(tmp_path: Path) -> None:
+    config = _bundle_config()
+    big = tmp_path / "big.so"
+    big.write_bytes(b"\x7fELF" + bytes(config.UPX_MIN_BYTES))
+    small = tmp_path / "small.so"
+    small.write_bytes(b"\x7fELF" + bytes(100))
+    data = tmp_path / "model.onnx"
+    data.write_bytes(bytes(config.UPX_MIN_BYTES * 2))
+    assert config.should_upx("llvmlite/binding/libllvmlite.so", str(big))
+    assert config.should_upx("PySide6/Qt/lib/libQt6Core.so.6", str(big))
+    assert not config.should_upx("PySide6/Qt/plugins/platforms/libqxcb.so", str(big))
+    assert not config.should_upx("PySide6/Qt/plugins/imageformats/libqjpeg.so", str(big))
+    assert not config.should_upx("numpy/_core/_small.so", str(small))
+    assert not config.should_upx("models/x.so", str(data))  # not an ELF file
+    assert not config.should_upx("photosort", str(big))  # the executable: PyInstaller's archive
+    binaries = [("llvmlite/binding/libllvmlite.so", str(big), "BINARY")]
+    assert config.upx_binaries(binaries, tmp_path / "upx", None)[0] == binaries
+
+
+@pytest.mark.parametrize(
+    ("dest", "matches"),
+    [
+        ("scipy.libs/libgfortran-8f1e9814.so.5.0.0", True),
+        ("numpy.libs/libgfortran-040039e1-0352e75f.so.5.0.0", True),
+        ("scipy.libs/libquadmath-828275a7.so.0.0.0", True),
+        ("scipy.libs/libscipy_openblas-6cdc3b4a.so", False),
+        ("libgfortran.so.5", False),
+    ],
+)
+def test_only_gcc_runtime_libraries_are_linked_by_exports(dest: str, matches: bool) -> None:
+    assert bool(_bundle_config()._GCC_RUNTIME.match(dest)) is matches
