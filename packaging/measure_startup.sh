@@ -49,10 +49,11 @@ for i in $(seq "$RUNS"); do
       end=$(date +%s.%N)
       break
     fi
+    kill -0 "$app" 2>/dev/null || break # it exited (e.g. could not connect to the display)
     sleep 0.01
   done
   if [[ -z "$end" ]]; then
-    echo "run $i: no window within 30 s:"; sed 's/^/    /' "$home/stderr.txt"
+    echo "run $i: no window (within 30 s, or the app exited):"; sed 's/^/    /' "$home/stderr.txt"
     kill "$app" 2>/dev/null || true
     wait "$app" 2>/dev/null || true
     failed=$((failed + 1))

@@ -1,14 +1,15 @@
-"""Build llvmlite's libllvmlite.so for x86-64 only: 152 MB in the wheel, 43 MB here.
+"""Build llvmlite's libllvmlite.so for x86-64 only: 152 MB in the wheel, 41.5 MB here.
 
     python packaging/slim_llvmlite.py SDIST WORKDIR      (build_bundle.sh runs it)
 
-The llvmlite wheel links all of LLVM's 20 targets (AMDGPU, NVPTX, ARM, RISC-V, ...) into one
-library; numba compiles UMAP's kernels for the host CPU alone. This builds the same llvmlite
-version's C bridge (`ffi/`, from its source distribution) against Debian's static LLVM libraries
-(`apt-get install llvm-NN-dev libzstd-dev cmake`, NN the version llvmlite's CMakeLists names) with
-only the X86 target, `--gc-sections` and stripped symbols. The exported `LLVMPY_*` functions are
-the wheel's; the Python half of llvmlite stays the wheel's. `LLVMPY_InitializeAll*` initialise
-X86 only (the target lists `llvm-c/Target.h` reads are replaced for this build).
+The llvmlite wheel links LLVM's code generators for 19 architectures (AMDGPU, NVPTX, ARM,
+RISC-V, ...) into one library; numba compiles UMAP's kernels for the host CPU alone. This builds
+the same llvmlite version's C bridge (`ffi/`, from its source distribution) against Debian's
+static LLVM libraries (`apt-get install llvm-NN-dev libzstd-dev cmake`, NN the version llvmlite's
+CMakeLists names) with only the X86 target, `--gc-sections` and stripped symbols. The exported
+`LLVMPY_*` functions are the wheel's; the Python half of llvmlite stays the wheel's.
+`LLVMPY_InitializeAll*` initialise X86 only (the target lists `llvm-c/Target.h` reads are
+replaced for this build).
 
 Plain Python, no PyInstaller: the text patches are tested in tests/test_packaging.py. Prints the
 path of the built library on the last line; exits 3 (nothing built) when LLVM's static libraries
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import platform
 import re
 import shutil
 import subprocess
@@ -84,6 +86,9 @@ def filter_target_list(text: str, targets: tuple[str, ...] = TARGETS) -> str:
 
 def build(sdist: Path, workdir: Path) -> Path | None:
     """Build the slim library from `sdist` under `workdir`; None if LLVM is not installed."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        print(f"slim llvmlite: builds for x86-64 only, not {platform.machine()}")
+        return None
     workdir.mkdir(parents=True, exist_ok=True)
     digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
     if SDIST_SHA256.get(sdist.name) != digest:
