@@ -37,7 +37,7 @@ EXCLUDES: list[str] = [
     "numba.pycc",
     # TLS and OpenSSL's hashes (libssl + libcrypto, 5.5 MB): the app opens no network
     # connection; asyncio and http.client import ssl only if it is there, and hashlib falls back
-    # to Python's own md5/sha1/sha2/sha3/blake2 (the app hashes with blake2b, numba with sha256).
+    # to Python's own md5/sha1/sha2/sha3/blake2 (the app hashes with blake3, numba with sha256).
     "ssl",
     "_ssl",
     "_hashlib",
