@@ -52,6 +52,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "at full size (no labels used; 0 = plain ImageNet weights)",
     )
     parser.add_argument(
+        "--distill-teacher",
+        choices=("lite0", "lite1", "lite2"),
+        default=None,
+        help="the network whose full-size features the distillation imitates (default: "
+        "--backbone itself)",
+    )
+    parser.add_argument(
         "--distill-images",
         type=int,
         default=6000,
@@ -132,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
             input_size=args.input_size,
             distill_epochs=args.distill_epochs,
             distill_images=args.distill_images,
+            distill_teacher=args.distill_teacher,
             name=args.name,
             description=args.description,
         )
@@ -157,6 +165,7 @@ def run(args: argparse.Namespace) -> int:
         input_size=args.input_size,
         distill_epochs=args.distill_epochs,
         distill_images=args.distill_images,
+        distill_teacher=args.distill_teacher,
         name=args.name,
         description=args.description,
     )

@@ -200,22 +200,26 @@ def small_input_weights(
     seed: int,
     threads: int,
     log=print,
+    teacher: str | None = None,
 ) -> Path | None:
     """Distilled weights for ``backbone`` at ``size`` px (None: keep the ImageNet weights).
 
     Only when ``epochs`` > 0 and ``size`` is below the backbone's native input; the photos are
-    a seeded sample of ``data`` and the teacher is the same backbone at its native size.
+    a seeded sample of ``data`` and the teacher is ``teacher`` (default: the same backbone) at
+    its native size. All Lite backbones give 1280 features, so a larger one can teach Lite0.
     """
     native = BACKBONES[backbone][2]
     if epochs <= 0 or size >= native:
         return None
     from .distill import distill_backbone
 
+    teacher = teacher or backbone
     paths = sample_paths(data, max_images, seed + 3)
-    teacher = extract_pooled(backbone, paths, checkpoint_dir / "cache", threads)
-    run = checkpoint_dir / f"distill-{len(paths)}-{epochs}-{seed}"
+    targets = extract_pooled(teacher, paths, checkpoint_dir / "cache", threads)
+    name = f"distill-{len(paths)}-{epochs}-{seed}"
+    run = checkpoint_dir / (name if teacher == backbone else f"{name}-from-{teacher}")
     return distill_backbone(
-        paths, teacher, backbone, size, run, epochs=epochs, seed=seed, threads=threads, log=log
+        paths, targets, backbone, size, run, epochs=epochs, seed=seed, threads=threads, log=log
     )
 
 
@@ -232,6 +236,7 @@ def build_content_encoder(
     input_size: int | None = None,
     distill_epochs: int = 0,
     distill_images: int | None = 6000,
+    distill_teacher: str | None = None,
     name: str | None = None,
     description: str | None = None,
     log=print,
@@ -242,7 +247,16 @@ def build_content_encoder(
     size = input_size or BACKBONES[backbone][2]
     log(f"content encoder: {backbone} at {size} px, {len(paths)} photos of {data}")
     weights = small_input_weights(
-        data, backbone, size, cache_dir.parent, distill_epochs, distill_images, seed, threads, log
+        data,
+        backbone,
+        size,
+        cache_dir.parent,
+        distill_epochs,
+        distill_images,
+        seed,
+        threads,
+        log,
+        distill_teacher,
     )
     feats = extract_pooled(backbone, paths, cache_dir, threads, input_size=size, weights=weights)
     mean, proj = fit_pca(feats, latent_size)
@@ -361,6 +375,7 @@ def train_content_vae(
     input_size: int | None = None,
     distill_epochs: int = 0,
     distill_images: int | None = 6000,
+    distill_teacher: str | None = None,
     feature_weight: float = 1.0,
     kl_weight: float = 0.02,
     name: str | None = None,
@@ -379,7 +394,16 @@ def train_content_vae(
     size = input_size or BACKBONES[backbone][2]
     log(f"content VAE: {backbone} at {size} px, {len(paths)} photos of {data}")
     weights = small_input_weights(
-        data, backbone, size, ckdir, distill_epochs, distill_images, seed, threads, log
+        data,
+        backbone,
+        size,
+        ckdir,
+        distill_epochs,
+        distill_images,
+        seed,
+        threads,
+        log,
+        distill_teacher,
     )
     feats = extract_pooled(
         backbone, paths, ckdir / "cache", threads, input_size=size, weights=weights
