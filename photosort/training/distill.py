@@ -116,7 +116,7 @@ def distill_backbone(
     for p in params:
         p.requires_grad_(True)
     log(
-        f"distilling {backbone} {native} px -> {input_size} px on {len(paths)} photos, "
+        f"distilling into {backbone} at {input_size} px (native {native}) on {len(paths)} photos, "
         f"blocks {frozen_blocks}-{len(model._blocks) - 1} and the head trained"
     )
     lower = lower_activations(model, paths, input_size, frozen_blocks)
@@ -164,7 +164,7 @@ def distill_backbone(
             history.append(total / len(order))
             _save_checkpoint(last, state | {"epoch": epoch + 1, "history": history})
             log(
-                f"distill epoch {epoch + 1}: 1 - cosine to the {native}-px features "
+                f"distill epoch {epoch + 1}: 1 - cosine to the teacher's features "
                 f"{history[-1]:.4f} ({time.monotonic() - t0:.0f}s)"
             )
     with torch.no_grad():
