@@ -55,16 +55,20 @@ def test_changed_content_drops_stale_latents(db_path: Path, tmp_path: Path) -> N
         assert not store.photos_under(tmp_path, "m1")[path].has_latent
 
 
-def test_old_schema_is_migrated_step_by_step_with_a_backup(db_path: Path, tmp_path: Path) -> None:
-    # A store as version 1 of PhotoSort wrote it.
+def _store_at_schema(db_path: Path, version: int, photo: Path) -> None:
+    """A store as that schema version of PhotoSort wrote it, with one photo and its latent."""
     conn = connect(db_path)
-    migrate(conn, target=1)
+    migrate(conn, target=version)
     conn.execute(
         "INSERT INTO photos(path, size, mtime_ns, hash) VALUES (?, 5, 6, ?)",
-        (os.fsencode(str(tmp_path / "old.jpg")), b"x" * 16),
+        (os.fsencode(str(photo)), b"x" * 16),
     )
     conn.execute("INSERT INTO latents VALUES (1, 'm', ?)", (np.ones(4, np.float32).tobytes(),))
     conn.close()
+
+
+def test_old_schema_is_migrated_step_by_step_with_a_backup(db_path: Path, tmp_path: Path) -> None:
+    _store_at_schema(db_path, 1, tmp_path / "old.jpg")
     with Store(db_path) as store:
         assert store.migrated_from == 1
         assert store.schema_version() == SCHEMA_VERSION
@@ -80,14 +84,7 @@ def test_schema_3_drops_blake2_content_hashes_but_keeps_latents(
     db_path: Path, tmp_path: Path
 ) -> None:
     # Version 2 stored BLAKE2b digests; BLAKE3 ones can never match them.
-    conn = connect(db_path)
-    migrate(conn, target=2)
-    conn.execute(
-        "INSERT INTO photos(path, size, mtime_ns, hash) VALUES (?, 5, 6, ?)",
-        (os.fsencode(str(tmp_path / "old.jpg")), b"x" * 16),
-    )
-    conn.execute("INSERT INTO latents VALUES (1, 'm', ?)", (np.ones(4, np.float32).tobytes(),))
-    conn.close()
+    _store_at_schema(db_path, 2, tmp_path / "old.jpg")
     with Store(db_path) as store:
         assert store.migrated_from == 2
         assert store.latent_sources("m") == {}
