@@ -126,6 +126,7 @@ def run(args: argparse.Namespace) -> int:
         return 3 if summary.get("interrupted") else 0
     from photosort.training import content
 
+    distill = content.Distillation(args.distill_epochs, args.distill_images, args.distill_teacher)
     if args.arch == "content":
         content.build_content_encoder(
             data=args.data,
@@ -137,9 +138,7 @@ def run(args: argparse.Namespace) -> int:
             max_images=args.max_images,
             whitening=args.whitening,
             input_size=args.input_size,
-            distill_epochs=args.distill_epochs,
-            distill_images=args.distill_images,
-            distill_teacher=args.distill_teacher,
+            distill=distill,
             name=args.name,
             description=args.description,
         )
@@ -163,9 +162,7 @@ def run(args: argparse.Namespace) -> int:
         whitening=args.whitening,
         pixel_latent=args.pixel_latent,
         input_size=args.input_size,
-        distill_epochs=args.distill_epochs,
-        distill_images=args.distill_images,
-        distill_teacher=args.distill_teacher,
+        distill=distill,
         name=args.name,
         description=args.description,
     )

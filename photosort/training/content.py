@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -190,37 +191,74 @@ def extract_pooled(
     return out
 
 
+@dataclass(frozen=True)
+class Distillation:
+    """How to make a backbone fed ``input_size`` px work like at its own size (see distill.py):
+    ``epochs`` of fine-tuning (0: plain ImageNet weights) on ``images`` photos (a seeded
+    sample), imitating ``teacher`` (default: the same backbone) at its native size."""
+
+    epochs: int = 0
+    images: int | None = 6000
+    teacher: str | None = None
+
+
 def small_input_weights(
     data: str,
     backbone: str,
     size: int,
     checkpoint_dir: Path,
-    epochs: int,
-    max_images: int | None,
+    distill: Distillation,
     seed: int,
     threads: int,
     log=print,
-    teacher: str | None = None,
 ) -> Path | None:
-    """Distilled weights for ``backbone`` at ``size`` px (None: keep the ImageNet weights).
-
-    Only when ``epochs`` > 0 and ``size`` is below the backbone's native input; the photos are
-    a seeded sample of ``data`` and the teacher is ``teacher`` (default: the same backbone) at
-    its native size. All Lite backbones give 1280 features, so a larger one can teach Lite0.
-    """
+    """Distilled weights for ``backbone`` at ``size`` px, or None to keep the ImageNet ones
+    (no epochs asked, or ``size`` not below the native input). All Lite backbones give 1280
+    features, so a larger one can teach Lite0."""
     native = BACKBONES[backbone][2]
-    if epochs <= 0 or size >= native:
+    if distill.epochs <= 0 or size >= native:
         return None
     from .distill import distill_backbone
 
-    teacher = teacher or backbone
-    paths = sample_paths(data, max_images, seed + 3)
+    teacher = distill.teacher or backbone
+    paths = sample_paths(data, distill.images, seed + 3)
     targets = extract_pooled(teacher, paths, checkpoint_dir / "cache", threads)
-    name = f"distill-{len(paths)}-{epochs}-{seed}"
+    name = f"distill-{len(paths)}-{distill.epochs}-{seed}"
     run = checkpoint_dir / (name if teacher == backbone else f"{name}-from-{teacher}")
     return distill_backbone(
-        paths, targets, backbone, size, run, epochs=epochs, seed=seed, threads=threads, log=log
+        paths,
+        targets,
+        backbone,
+        size,
+        run,
+        epochs=distill.epochs,
+        seed=seed,
+        threads=threads,
+        log=log,
     )
+
+
+def backbone_features(
+    data: str,
+    backbone: str,
+    input_size: int | None,
+    max_images: int | None,
+    seed: int,
+    checkpoint_dir: Path,
+    distill: Distillation,
+    threads: int,
+    log=print,
+) -> tuple[list[Path], int, Path | None, np.ndarray]:
+    """The photos a content model is fitted on, the input side, the backbone weights (None:
+    ImageNet) and the photos' pooled features -- what both content models start from."""
+    paths = sample_paths(data, max_images, seed)
+    size = input_size or BACKBONES[backbone][2]
+    log(f"{backbone} at {size} px, {len(paths)} photos of {data}")
+    weights = small_input_weights(data, backbone, size, checkpoint_dir, distill, seed, threads, log)
+    feats = extract_pooled(
+        backbone, paths, checkpoint_dir / "cache", threads, input_size=size, weights=weights
+    )
+    return paths, size, weights, feats
 
 
 def build_content_encoder(
@@ -234,31 +272,16 @@ def build_content_encoder(
     seed: int = 0,
     whitening: str = "class",
     input_size: int | None = None,
-    distill_epochs: int = 0,
-    distill_images: int | None = 6000,
-    distill_teacher: str | None = None,
+    distill: Distillation = Distillation(),
     name: str | None = None,
     description: str | None = None,
     log=print,
 ) -> dict:
     """Fit the projection on photos of ``data`` and export the content encoder (no decoder)."""
-    cache_dir = Path(checkpoint_dir).expanduser() / "cache"
-    paths = sample_paths(data, max_images, seed)
-    size = input_size or BACKBONES[backbone][2]
-    log(f"content encoder: {backbone} at {size} px, {len(paths)} photos of {data}")
-    weights = small_input_weights(
-        data,
-        backbone,
-        size,
-        cache_dir.parent,
-        distill_epochs,
-        distill_images,
-        seed,
-        threads,
-        log,
-        distill_teacher,
+    ckdir = Path(checkpoint_dir).expanduser()
+    paths, size, weights, feats = backbone_features(
+        data, backbone, input_size, max_images, seed, ckdir, distill, threads, log
     )
-    feats = extract_pooled(backbone, paths, cache_dir, threads, input_size=size, weights=weights)
     mean, proj = fit_pca(feats, latent_size)
     labels = [p.parent.name for p in paths]
     if whitening == "class" and len(set(labels)) > 1:
@@ -373,9 +396,7 @@ def train_content_vae(
     whitening: str = "class",
     pixel_latent: int = 16,
     input_size: int | None = None,
-    distill_epochs: int = 0,
-    distill_images: int | None = 6000,
-    distill_teacher: str | None = None,
+    distill: Distillation = Distillation(),
     feature_weight: float = 1.0,
     kl_weight: float = 0.02,
     name: str | None = None,
@@ -390,23 +411,8 @@ def train_content_vae(
     ckdir = Path(checkpoint_dir).expanduser()
     model_id = Path(out).name
     ckpt_path = ckdir / model_id / "last.pt"
-    paths = sample_paths(data, max_images, seed)
-    size = input_size or BACKBONES[backbone][2]
-    log(f"content VAE: {backbone} at {size} px, {len(paths)} photos of {data}")
-    weights = small_input_weights(
-        data,
-        backbone,
-        size,
-        ckdir,
-        distill_epochs,
-        distill_images,
-        seed,
-        threads,
-        log,
-        distill_teacher,
-    )
-    feats = extract_pooled(
-        backbone, paths, ckdir / "cache", threads, input_size=size, weights=weights
+    paths, size, weights, feats = backbone_features(
+        data, backbone, input_size, max_images, seed, ckdir, distill, threads, log
     )
     mean, proj = fit_pca(feats, pca_size)
     labels = [p.parent.name for p in paths]

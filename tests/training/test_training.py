@@ -207,8 +207,7 @@ def test_content_encoder_at_a_small_input_with_distillation(
         threads=1,
         max_images=None,
         input_size=64,
-        distill_epochs=1,
-        distill_images=None,
+        distill=content.Distillation(epochs=1, images=None),
         log=lambda *_: None,
     )
     assert list((tmp_path / "ckpt").glob("distill-*/distill-lite0-64/student.pt"))
