@@ -1,15 +1,18 @@
 """Turning photo files into upright RGB pixels, quickly and safely.
 
-Every decode goes through `open_upright`: JPEGs are decoded by libjpeg at the smallest DCT scale
-(1/2, 1/4, 1/8) that still covers the requested size, the EXIF orientation is applied, any mode
-(CMYK, 16-bit, palette, alpha, greyscale) becomes 8-bit RGB, and images whose pixel count would
-exhaust memory are refused with a reason before their pixels are allocated.
+Every decode goes through `_load_upright` (via `open_upright`, or `decode_bytes_for_index` for
+the indexer, which also reads the header's size and date from the same opened file): JPEGs are
+decoded by libjpeg at the smallest DCT scale (1/2, 1/4, 1/8) that still covers the requested
+size, the EXIF orientation is applied, any mode (CMYK, 16-bit, palette, alpha, greyscale)
+becomes 8-bit RGB, and images whose pixel count would exhaust memory are refused with a reason
+before their pixels are allocated.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -90,8 +93,18 @@ def _decode_errors() -> Iterator[None]:
         raise DecodeError("image too large: refused as a possible decompression bomb") from None
     except UnidentifiedImageError:
         raise DecodeError("not a recognised image format") from None
-    except (OSError, SyntaxError, ValueError, EOFError, IndexError, TypeError) as exc:
-        # Pillow reports truncated or corrupt data with these; the message says which.
+    except (
+        OSError,
+        SyntaxError,
+        ValueError,
+        EOFError,
+        IndexError,
+        TypeError,
+        KeyError,
+        ZeroDivisionError,
+        struct.error,
+    ) as exc:
+        # Pillow's plugins report truncated or corrupt data with these; the message says which.
         raise DecodeError(f"damaged image: {exc}") from None
     except MemoryError:
         raise DecodeError("not enough memory to decode this image") from None

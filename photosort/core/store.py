@@ -70,7 +70,8 @@ _V2 = [
 
 # Content hashes went from BLAKE2b to BLAKE3 (5x less CPU per photo, see decode.content_hash).
 # An old digest can never equal a new one, so keeping them would only hide that: they are
-# dropped, and a photo indexed before is simply re-encoded if it is later moved or copied.
+# dropped, and a photo indexed before is simply re-encoded if it is later moved or copied (an
+# edit is still caught: without a stored digest, `upsert_photo` compares size and time).
 _V3 = ["UPDATE photos SET hash = NULL"]
 
 #: MIGRATIONS[i] takes a store from schema version i to i + 1. Never edit a released step.
@@ -384,7 +385,9 @@ class Store:
         described the old pixels.
         """
         key = path_to_key(path)
-        old = conn.execute("SELECT id, hash FROM photos WHERE path = ?", (key,)).fetchone()
+        old = conn.execute(
+            "SELECT id, hash, size, mtime_ns FROM photos WHERE path = ?", (key,)
+        ).fetchone()
         if old is None:
             cur = conn.execute(
                 """INSERT INTO photos(path, size, mtime_ns, hash, width, height, taken)
@@ -394,7 +397,11 @@ class Store:
             photo_id = int(cur.lastrowid)
         else:
             photo_id = int(old[0])
-            if old[1] is not None and digest is not None and old[1] != digest:
+            if old[1] is not None and digest is not None:
+                changed = old[1] != digest
+            else:  # no digest to compare (e.g. dropped by schema 3): trust size and time
+                changed = (old[2], old[3]) != (size, mtime_ns)
+            if changed:
                 conn.execute("DELETE FROM latents WHERE photo_id = ?", (photo_id,))
             conn.execute(
                 """UPDATE photos SET size = ?, mtime_ns = ?, hash = ?,

@@ -223,7 +223,10 @@ def small_input_weights(
     teacher = distill.teacher or backbone
     paths = sample_paths(data, distill.images, seed + 3)
     targets = extract_pooled(teacher, paths, checkpoint_dir / "cache", threads)
-    name = f"distill-{len(paths)}-{distill.epochs}-{seed}"
+    # Which photos (not only how many) decide the weights: the digest keeps two data sets, or
+    # two samples of one, from sharing a checkpoint folder.
+    digest = hashlib.sha1("\n".join(str(p) for p in paths).encode()).hexdigest()[:8]
+    name = f"distill-{len(paths)}-{distill.epochs}-{seed}-{digest}"
     run = checkpoint_dir / (name if teacher == backbone else f"{name}-from-{teacher}")
     return distill_backbone(
         paths,

@@ -91,6 +91,28 @@ def test_schema_3_drops_blake2_content_hashes_but_keeps_latents(
         assert store.latents_under(tmp_path, "m")[1].shape == (1, 4)
 
 
+def test_edited_photo_without_a_stored_hash_loses_every_models_latents(
+    db_path: Path, tmp_path: Path
+) -> None:
+    # After schema 3 a photo indexed before has no hash: an edit (new size and time) must still
+    # drop the latents of the models that have not re-encoded it yet.
+    photo = tmp_path / "a.jpg"
+    with Store(db_path) as store:
+        with store.transaction() as conn:
+            pid = store.upsert_photo(conn, str(photo), 5, 6, None)
+            Store.put_latent(conn, pid, "a", np.ones(4, np.float32))
+            Store.put_latent(conn, pid, "b", np.ones(4, np.float32))
+        with store.transaction() as conn:  # same size and time: nothing to drop
+            store.upsert_photo(conn, str(photo), 5, 6, b"h" * 16)
+        assert store.latents_under(tmp_path, "b")[1].shape == (1, 4)
+        with store.transaction() as conn:
+            conn.execute("UPDATE photos SET hash = NULL")
+            pid = store.upsert_photo(conn, str(photo), 7, 8, b"n" * 16)
+            Store.put_latent(conn, pid, "a", np.zeros(4, np.float32))
+        assert store.latents_under(tmp_path, "b")[0] == []
+        np.testing.assert_array_equal(store.latents_under(tmp_path, "a")[1], np.zeros((1, 4)))
+
+
 def test_damaged_database_is_set_aside_and_a_fresh_one_started(db_path: Path) -> None:
     db_path.write_bytes(os.urandom(4096))
     garbage = db_path.read_bytes()
