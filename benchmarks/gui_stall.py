@@ -73,14 +73,12 @@ def synthetic_snapshot(n: int, dim: int = 192):
     )
 
 
-def scale_run(n: int) -> int:
-    """Heartbeat while the grid shows, re-sorts and refreshes a synthetic n-photo folder."""
-    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+def open_window(work: Path):
+    """The real main window, with its database, settings and thumbnails under `work`, shown."""
+    from PySide6.QtCore import QSettings
 
-    from photosort.ui.app import create_main_window, ensure_application
+    from photosort.ui.app import create_main_window
 
-    work = Path(tempfile.mkdtemp(prefix="photosort-scale-"))
-    app = ensure_application()
     window = create_main_window(
         db_path=work / "db.sqlite3",
         settings=QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat),
@@ -88,6 +86,18 @@ def scale_run(n: int) -> int:
     )
     window.resize(1280, 800)
     window.show()
+    return window
+
+
+def scale_run(n: int) -> int:
+    """Heartbeat while the grid shows, re-sorts and refreshes a synthetic n-photo folder."""
+    from PySide6.QtCore import QElapsedTimer, QTimer
+
+    from photosort.ui.app import ensure_application
+
+    work = Path(tempfile.mkdtemp(prefix="photosort-scale-"))
+    app = ensure_application()
+    window = open_window(work)
     snap = synthetic_snapshot(n)
     clock = QElapsedTimer()
     gaps: dict[str, list[float]] = {}
@@ -150,9 +160,9 @@ def main() -> int:
     if args.scale:
         return scale_run(args.scale)
 
-    from PySide6.QtCore import QElapsedTimer, QSettings, QTimer
+    from PySide6.QtCore import QElapsedTimer, QTimer
 
-    from photosort.ui.app import create_main_window, ensure_application
+    from photosort.ui.app import ensure_application
 
     work = Path(tempfile.mkdtemp(prefix="photosort-stall-"))
     folder = Path(args.keep) if args.keep else work / "photos"
@@ -161,13 +171,7 @@ def main() -> int:
     print(f"{args.photos} photos ready in {time.monotonic() - t0:.1f} s ({folder})")
 
     app = ensure_application()
-    window = create_main_window(
-        db_path=work / "db.sqlite3",
-        settings=QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat),
-        thumbnail_dir=work / "thumbs",
-    )
-    window.resize(1280, 800)
-    window.show()
+    window = open_window(work)
 
     clock = QElapsedTimer()
     gaps: list[float] = []
