@@ -124,6 +124,15 @@ def run(args: argparse.Namespace) -> int:
         )
         summary = train(cfg, resume=args.resume)
         return 3 if summary.get("interrupted") else 0
+    from photosort.training.trainer import TrainingInterrupted
+
+    try:
+        return _run_content(args, ckpt)
+    except TrainingInterrupted:  # the distillation saved its checkpoint and said where
+        return 3
+
+
+def _run_content(args: argparse.Namespace, ckpt: str) -> int:
     from photosort.training import content
 
     distill = content.Distillation(args.distill_epochs, args.distill_images, args.distill_teacher)

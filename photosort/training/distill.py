@@ -94,7 +94,7 @@ def distill_backbone(
 ) -> Path:
     """Fine-tune ``backbone`` at ``input_size`` px towards ``teacher_features`` (L2-normalised
     pooled features of the same ``paths`` at the native size); returns the weights file."""
-    from .trainer import _save_checkpoint, _StopFlag, warmup_cosine
+    from .trainer import TrainingInterrupted, _save_checkpoint, _StopFlag, warmup_cosine
 
     torch.set_num_threads(max(1, threads))
     torch.manual_seed(seed)
@@ -160,7 +160,8 @@ def distill_backbone(
             state |= {"scheduler": sched.state_dict(), "history": history}
             if flag.stop:
                 _save_checkpoint(last, state | {"epoch": epoch})
-                raise KeyboardInterrupt(f"distillation interrupted; checkpoint in {last}")
+                log(f"interrupted: checkpoint saved to {last}; rerun the command to continue")
+                raise TrainingInterrupted(str(last))
             history.append(total / len(order))
             _save_checkpoint(last, state | {"epoch": epoch + 1, "history": history})
             log(

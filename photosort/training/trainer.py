@@ -72,6 +72,10 @@ class TrainConfig:
         return Path(self.checkpoint_dir) / self.model_id
 
 
+class TrainingInterrupted(Exception):
+    """A run stopped by SIGTERM/Ctrl-C after saving its checkpoint (the command exits 3)."""
+
+
 class _StopFlag:
     """Set by SIGTERM/SIGINT so the loop can checkpoint before exiting."""
 

@@ -217,3 +217,40 @@ def test_content_encoder_at_a_small_input_with_distillation(
     pixels = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
     z = reg.encoder(info.id).encode(pixels)
     assert z.shape == (2, 8) and np.isfinite(z).all()
+
+
+def test_interrupted_distillation_keeps_its_checkpoint_and_resumes(
+    photo_folder: Path, tmp_path: Path
+) -> None:
+    import os
+    import signal
+
+    from photosort.training.distill import distill_backbone
+    from photosort.training.trainer import TrainingInterrupted
+
+    paths = content.sample_paths(photo_folder, None)
+    ckdir = tmp_path / "ckpt"
+    teacher = content.extract_pooled("lite0", paths, ckdir / "cache", threads=1, input_size=96)
+    said: list[str] = []
+
+    def log(line: str) -> None:
+        said.append(line)
+        if line.startswith("distill epoch 1:"):  # as if Ctrl-C came during epoch 2
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    run = ckdir / "run"
+    with pytest.raises(TrainingInterrupted):
+        distill_backbone(
+            paths, teacher, "lite0", 64, run, epochs=3, batch_size=8, threads=1, log=log
+        )
+    assert any(line.startswith("interrupted: checkpoint saved") for line in said)
+    assert not list(run.glob("*/student.pt"))
+    resumed: list[str] = []
+    weights = distill_backbone(
+        paths, teacher, "lite0", 64, run, epochs=3, batch_size=8, threads=1, log=resumed.append
+    )
+    assert weights.exists()
+    assert any("resumed" in line and "epoch 1" in line for line in resumed)
+    assert [line for line in resumed if line.startswith("distill epoch")][0].startswith(
+        "distill epoch 2:"
+    )
