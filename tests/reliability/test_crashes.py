@@ -95,7 +95,9 @@ def test_sigkill_during_index_at_random_moments(tmp_path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(rng.choice(pool) + serial.to_bytes(8, "big") + os.urandom(8))
 
-    for i in range(120):
+    # Enough photos that a run writes several batches even on a fast, idle machine: the kills
+    # must be able to land between two of them (120 photos became too few once indexing sped up).
+    for i in range(360):
         put(folder / f"d{i % 6}" / f"img{i:04d}.jpg")
 
     # Calibrate: a full, unkilled run over the initial folder tells how long a run lasts.
@@ -135,7 +137,7 @@ def test_sigkill_during_index_at_random_moments(tmp_path: Path) -> None:
             # by 2x, and a kill after the run ended tests nothing.
             delay = rng.uniform(0.0, full_run * 0.7)
         else:  # a random moment once the run has committed its first batch
-            delay = _first_write(proc, db, before) + rng.uniform(0.0, 0.15)
+            delay = _first_write(proc, db, before) + rng.uniform(0.0, min(0.15, full_run * 0.3))
         killed = _kill_after(proc, delay)
         stderr = proc.stderr.read() if proc.stderr else b""
         if proc.stderr:
