@@ -9,6 +9,7 @@ pattern can never write outside the target folder.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import errno
 import io
@@ -176,28 +177,49 @@ def run_export(
     check_target(target)
     remove_stale_partials(target)
     report = ExportReport()
+    temps: list[str] = []  # every temporary this run made, removed again at the end
     try:
-        for i, item in enumerate(plan):
-            if cancel is not None and cancel.cancelled:
-                raise Cancelled()
-            progress(Progress(i, len(plan), item.source))
-            final = _copy_new(item.source, target, item.name, cancel)
-            report.copied.append(
-                item
-                if final == item.name
-                else PlannedCopy(item.rank, item.source, final, item.distance)
-            )
-        progress(Progress(len(plan), len(plan), ""))
-    except Cancelled:
-        report.cancelled = True
+        try:
+            for i, item in enumerate(plan):
+                if cancel is not None and cancel.cancelled:
+                    raise Cancelled()
+                progress(Progress(i, len(plan), item.source))
+                final = _copy_new(item.source, target, item.name, cancel, temps)
+                report.copied.append(
+                    item
+                    if final == item.name
+                    else PlannedCopy(item.rank, item.source, final, item.distance)
+                )
+            progress(Progress(len(plan), len(plan), ""))
+        except Cancelled:
+            report.cancelled = True
+        finally:
+            if write_manifest and report.copied:
+                report.manifest = _write_manifest(report.copied, target, temps)
     finally:
-        if write_manifest and report.copied:
-            report.manifest = _write_manifest(report.copied, target)
+        # Each copy removes its own temporary, but a Ctrl-C (KeyboardInterrupt) can land inside
+        # that cleanup and skip it; this second net catches what it missed.
+        _remove_files(temps)
     return report
 
 
-def _copy_new(source: str, target: str, name: str, cancel: CancelToken | None) -> str:
+def _new_temp(target: str, temps: list[str]) -> str:
     tmp = os.path.join(target, f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+    temps.append(tmp)
+    return tmp
+
+
+def _remove_files(paths: list[str]) -> None:
+    for path in paths:
+        # Already gone (the usual case), or the next export's remove_stale_partials retries.
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
+def _copy_new(
+    source: str, target: str, name: str, cancel: CancelToken | None, temps: list[str]
+) -> str:
+    tmp = _new_temp(target, temps)
     try:
         with open(source, "rb") as src, open(tmp, "xb") as dst:
             while chunk := src.read(_CHUNK):
@@ -243,14 +265,14 @@ def _publish(tmp: str, target: str, name: str) -> str:
             return candidate
 
 
-def _write_manifest(copied: Sequence[PlannedCopy], target: str) -> str:
+def _write_manifest(copied: Sequence[PlannedCopy], target: str, temps: list[str]) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["rank", "original_path", "new_name", "distance"])
     for item in copied:
         dist = "" if item.distance is None else f"{item.distance:.6f}"
         writer.writerow([item.rank, display_path(item.source), display_path(item.name), dist])
-    tmp = os.path.join(target, f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+    tmp = _new_temp(target, temps)
     try:
         with open(tmp, "x", encoding="utf-8", newline="") as fh:
             fh.write(buf.getvalue())

@@ -344,13 +344,43 @@ def test_cancel_in_the_middle_of_a_file(photos: Path, tmp_path: Path, nth: int, 
     assert tree_digests(photos) == originals
 
 
+@pytest.mark.parametrize("when", [1, 2, 5])
+def test_ctrl_c_inside_a_copys_own_cleanup_leaves_no_temporary(
+    photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: int
+):
+    """A Ctrl-C can land between a finished copy and the removal of its temporary (a window of
+    microseconds that the real-signal test below hit about once in a few hundred runs): the
+    KeyboardInterrupt is raised there, on the `when`-th check, and still nothing is left."""
+    originals = tree_digests(photos)
+    target = tmp_path / "out"
+    real_lexists = os.path.lexists
+    checks = 0
+
+    def interrupted_lexists(path: str) -> bool:
+        nonlocal checks
+        if os.path.basename(path).startswith(PARTIAL):
+            checks += 1
+            if checks == when:
+                raise KeyboardInterrupt
+        return real_lexists(path)
+
+    plan = plan_export(_items(photos), str(target))
+    monkeypatch.setattr(export.os.path, "lexists", interrupted_lexists)
+    with pytest.raises(KeyboardInterrupt):
+        run_export(plan, str(target))
+    monkeypatch.undo()
+    copied = _assert_only_complete_copies(target, originals)
+    assert len(copied) == when  # the interrupted one was published before its cleanup
+    assert tree_digests(photos) == originals
+
+
 @pytest.mark.slow
 def test_ctrl_c_during_a_command_line_export(photos: Path, tmp_path: Path, db_path: Path):
     originals = tree_digests(photos)
     ref = photos / "p00.jpg"
     cli("index", photos, "--db", db_path)
     interrupted = 0
-    for attempt in range(3):
+    for attempt in range(6):  # on a loaded machine an export can finish before the signal lands
         target = tmp_path / f"out{attempt}"
         proc = popen_cli(
             "export", photos, "--like", ref, "--to", target, "--db", db_path,
@@ -358,7 +388,7 @@ def test_ctrl_c_during_a_command_line_export(photos: Path, tmp_path: Path, db_pa
         )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and proc.poll() is None:
-            if target.exists() and len(os.listdir(target)) >= 2 + attempt:
+            if target.exists() and len(os.listdir(target)) >= 1 + attempt % 3:
                 break
             time.sleep(0.002)
         proc.send_signal(signal.SIGINT)
