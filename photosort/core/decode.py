@@ -16,12 +16,15 @@ import struct
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
 from blake3 import blake3
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from photosort.core.errors import DecodeError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 try:  # HEIC/HEIF (iPhone photos) and AVIF, when pillow-heif is installed.
     import pillow_heif
@@ -48,7 +51,9 @@ _BACKGROUND = (255, 255, 255)
 class DecodedPhoto:
     """What the indexer learns from one read of a file."""
 
-    pixels: np.ndarray  # uint8 HxWx3, at the model's input size
+    # RGB at the model's input size, as a Pillow image: the decode threads need no numpy, so
+    # the indexer can start decoding while numpy and onnxruntime are still being imported.
+    pixels: Image.Image
     width: int  # upright size of the original
     height: int
     taken: str | None  # EXIF DateTimeOriginal as "YYYY:MM:DD HH:MM:SS", when present
@@ -185,6 +190,8 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     if mode == "RGB":
         out = img
     elif mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        import numpy as np
+
         arr = np.asarray(img, dtype=np.float32)
         top = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
         if mode == "F":
@@ -218,6 +225,8 @@ def load_for_model(
     source: bytes | str | os.PathLike[str], size: tuple[int, int], resize: str = "squash"
 ) -> np.ndarray:
     """Pixels ready for an encoder: uint8 array of shape (height, width, 3)."""
+    import numpy as np
+
     h, w = size
     need = max(h, w) if resize == "center-crop" else None
     img = open_upright(source, (need, need) if need else (w, h))
@@ -248,8 +257,9 @@ def decode_bytes_for_index(
             full_w, full_h = full_h, full_w
         taken = _taken(img)
         img = _load_upright(img, orientation, (need, need) if need else (w, h))
-    pixels = np.asarray(fit_to(img, size, resize), dtype=np.uint8)
-    return DecodedPhoto(pixels, full_w, full_h, taken, digest or content_hash(data))
+    return DecodedPhoto(
+        fit_to(img, size, resize), full_w, full_h, taken, digest or content_hash(data)
+    )
 
 
 def _taken(img: Image.Image) -> str | None:

@@ -13,8 +13,6 @@ from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from photosort.core.decode import DecodedPhoto, content_hash, decode_bytes_for_index, read_file
 from photosort.core.encoders import Encoder
 from photosort.core.errors import Cancelled, DecodeError
@@ -232,10 +230,8 @@ class Indexer:
     ) -> None:
         decoded = [w for w in results if w.decoded is not None]
         vectors = (
-            self.encoder.encode(np.stack([w.decoded.pixels for w in decoded]))  # type: ignore[union-attr]
-            if decoded
-            else None
-        )
+            self.encoder.encode_images([w.decoded.pixels for w in decoded]) if decoded else None
+        )  # type: ignore[union-attr]
         moved_ids = {row.id: path for path, row in vanished.items()}
         with self.store.transaction() as conn:
             for w in results:

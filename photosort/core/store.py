@@ -19,11 +19,13 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from photosort.core.errors import StoreError
 from photosort.core.files import folder_prefix_key, key_to_path, path_to_key
+
+if TYPE_CHECKING:  # numpy is imported on first use: see encoders.py
+    import numpy as np
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -414,6 +416,8 @@ class Store:
 
     @staticmethod
     def put_latent(conn: sqlite3.Connection, photo_id: int, model: str, vector: np.ndarray) -> None:
+        import numpy as np
+
         blob = np.ascontiguousarray(vector, dtype=np.float32).tobytes()
         conn.execute(
             "INSERT OR REPLACE INTO latents(photo_id, model, vector) VALUES (?, ?, ?)",
@@ -485,6 +489,8 @@ class Store:
 
 
 def _unpack(rows: list[tuple[bytes, bytes]]) -> tuple[list[str], np.ndarray]:
+    import numpy as np
+
     if not rows:
         return [], np.zeros((0, 0), np.float32)
     paths = [key_to_path(k) for k, _ in rows]

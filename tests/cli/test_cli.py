@@ -190,3 +190,38 @@ def test_index_killed_with_sigkill_resumes_with_nothing_lost_or_doubled(tmp_path
     assert conn.execute("SELECT COUNT(*) FROM latents").fetchone()[0] == 240
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert "0 indexed, 240 unchanged" in rerun.stdout
+
+
+def test_index_starts_decoding_before_numpy_and_onnxruntime_are_imported(
+    photo_folder: Path, db_path: Path
+) -> None:
+    """`photosort index` imports only its own command, and the indexer's decode threads start
+    before numpy and onnxruntime are loaded (they load meanwhile, on the main thread)."""
+    probe = (
+        "import sys, photosort.cli as cli, photosort.core.indexer as ix\n"
+        "real = ix.ThreadPoolExecutor\n"
+        "def spy(*a, **k):\n"
+        "    print('pool:', sorted(m for m in ('numpy', 'onnxruntime', 'photosort.commands.sort',"
+        " 'photosort.commands.map') if m in sys.modules))\n"
+        "    return real(*a, **k)\n"
+        "ix.ThreadPoolExecutor = spy\n"
+        "sys.exit(cli.main(sys.argv[1:]))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe, "index", str(photo_folder), "--db", str(db_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "pool: []" in proc.stdout
+    assert "12 photos: 12 indexed" in proc.stdout
+
+
+def test_blas_helper_threads_are_told_not_to_spin(monkeypatch, capsys) -> None:
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    assert main(["models"]) == 0
+    assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "4"
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "20")  # a user's own choice is kept
+    assert main(["models"]) == 0
+    assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "20"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from photosort.core.encoders import Registry
 from photosort.core.errors import ModelError
@@ -30,6 +31,15 @@ def test_shipped_placeholder_encodes_8x8_colour_layout(registry: Registry) -> No
     np.testing.assert_allclose(out[1], 1.0, atol=1e-6)
     red = out[2].reshape(3, 8, 8)
     assert np.allclose(red[0, :4], 1) and np.allclose(red[0, 4:], -1) and np.allclose(red[1], -1)
+
+
+def test_encode_images_matches_encode_of_the_stacked_pixels(registry: Registry) -> None:
+    """The indexer hands over Pillow images (its decode threads need no numpy)."""
+    enc = registry.encoder("pixels-8x8")
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
+    images = [Image.fromarray(p, "RGB") for p in pixels]
+    np.testing.assert_array_equal(enc.encode_images(images), enc.encode(pixels))
 
 
 def test_sessions_open_lazily(registry: Registry) -> None:
