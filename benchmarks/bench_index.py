@@ -6,7 +6,7 @@ Compares, over the same ≥300 camera-resolution JPEGs (page cache warmed first)
   3. the decode limit: Pillow draft-mode decoding alone, both cores.
 Targets: PhotoSort ≥ 3× pHash and ≥ 0.7× the decode limit.
 
-    python benchmarks/bench_index.py [--model ID] [--per-photo 14] [--rounds 3]
+    python benchmarks/bench_index.py [--model ID] [--per-photo 14] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--model")
     parser.add_argument("--per-photo", type=int, default=14)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     from photosort.core.encoders import Registry
 
