@@ -198,6 +198,8 @@ class Encoder:
         """Latents for RGB images already at the model's input size."""
         import numpy as np
 
+        if not images:
+            return np.zeros((0, self.info.latent_size), np.float32)
         return self.encode(np.stack([np.asarray(img, dtype=np.uint8) for img in images]))
 
     def decode(self, latents: np.ndarray) -> np.ndarray:

@@ -9,7 +9,6 @@ pattern can never write outside the target folder.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import errno
 import io
@@ -129,7 +128,7 @@ def _unique(name: str, taken: set[str]) -> str:
     return f"{stem} ({n}){ext}"
 
 
-def check_target(target: str) -> None:
+def check_target(target: str, temps: _Temporaries) -> None:
     """Create the target folder if needed and prove it is writable, before copying anything."""
     try:
         os.makedirs(target, exist_ok=True)
@@ -137,15 +136,16 @@ def check_target(target: str) -> None:
         raise ExportError(f"cannot create {display_path(target)}: {exc.strerror or exc}") from None
     if not os.path.isdir(target):
         raise ExportError(f"not a folder: {display_path(target)}")
-    probe = os.path.join(target, f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+    probe = temps.new()
     try:
         with open(probe, "xb"):
             pass
-        os.remove(probe)
     except OSError as exc:
         raise ExportError(
             f"cannot write to {display_path(target)}: {exc.strerror or exc}"
         ) from None
+    finally:
+        temps.discard(probe)
 
 
 def remove_stale_partials(target: str) -> int:
@@ -174,11 +174,11 @@ def run_export(
 ) -> ExportReport:
     """Copy each planned photo; raise ExportError (after cleaning up) if the disk fails."""
     target = os.path.abspath(target)
-    check_target(target)
-    remove_stale_partials(target)
     report = ExportReport()
-    temps: list[str] = []  # every temporary this run made, removed again at the end
+    temps = _Temporaries(target)
     try:
+        check_target(target, temps)
+        remove_stale_partials(target)
         try:
             for i, item in enumerate(plan):
                 if cancel is not None and cancel.cancelled:
@@ -197,29 +197,44 @@ def run_export(
             if write_manifest and report.copied:
                 report.manifest = _write_manifest(report.copied, target, temps)
     finally:
-        # Each copy removes its own temporary, but a Ctrl-C (KeyboardInterrupt) can land inside
-        # that cleanup and skip it; this second net catches what it missed.
-        _remove_files(temps)
+        # Each temporary is removed where it was made, but a Ctrl-C (KeyboardInterrupt) can
+        # land inside that cleanup and skip it: this second net removes what is left.
+        temps.sweep()
     return report
 
 
-def _new_temp(target: str, temps: list[str]) -> str:
-    tmp = os.path.join(target, f"{_TMP_PREFIX}{uuid.uuid4().hex}")
-    temps.append(tmp)
-    return tmp
+class _Temporaries:
+    """The temporary files one export run makes in its target folder."""
 
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.live: set[str] = set()
 
-def _remove_files(paths: list[str]) -> None:
-    for path in paths:
-        # Already gone (the usual case), or the next export's remove_stale_partials retries.
-        with contextlib.suppress(OSError):
+    def new(self) -> str:
+        path = os.path.join(self.target, f"{_TMP_PREFIX}{uuid.uuid4().hex}")
+        self.live.add(path)
+        return path
+
+    def discard(self, path: str) -> None:
+        """Remove one; it is forgotten only once it is gone, so `sweep` retries a failure.
+        Never raises: a failed cleanup must not replace the error that caused it."""
+        try:
             os.remove(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            return  # sweep() retries; failing that, the next export's remove_stale_partials
+        self.live.discard(path)
+
+    def sweep(self) -> None:
+        for path in list(self.live):
+            self.discard(path)
 
 
 def _copy_new(
-    source: str, target: str, name: str, cancel: CancelToken | None, temps: list[str]
+    source: str, target: str, name: str, cancel: CancelToken | None, temps: _Temporaries
 ) -> str:
-    tmp = _new_temp(target, temps)
+    tmp = temps.new()
     try:
         with open(source, "rb") as src, open(tmp, "xb") as dst:
             while chunk := src.read(_CHUNK):
@@ -237,8 +252,7 @@ def _copy_new(
             raise ExportError(f"the disk is full: {display_path(target)}") from None
         raise ExportError(f"cannot copy {display_path(source)}: {exc.strerror or exc}") from None
     finally:
-        if os.path.lexists(tmp):
-            os.remove(tmp)
+        temps.discard(tmp)  # after _publish, the final name is a second link to the same file
 
 
 def _publish(tmp: str, target: str, name: str) -> str:
@@ -265,14 +279,14 @@ def _publish(tmp: str, target: str, name: str) -> str:
             return candidate
 
 
-def _write_manifest(copied: Sequence[PlannedCopy], target: str, temps: list[str]) -> str:
+def _write_manifest(copied: Sequence[PlannedCopy], target: str, temps: _Temporaries) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow(["rank", "original_path", "new_name", "distance"])
     for item in copied:
         dist = "" if item.distance is None else f"{item.distance:.6f}"
         writer.writerow([item.rank, display_path(item.source), display_path(item.name), dist])
-    tmp = _new_temp(target, temps)
+    tmp = temps.new()
     try:
         with open(tmp, "x", encoding="utf-8", newline="") as fh:
             fh.write(buf.getvalue())
@@ -280,5 +294,4 @@ def _write_manifest(copied: Sequence[PlannedCopy], target: str, temps: list[str]
     except OSError as exc:
         raise ExportError(f"cannot write the export manifest: {exc.strerror or exc}") from None
     finally:
-        if os.path.lexists(tmp):
-            os.remove(tmp)
+        temps.discard(tmp)

@@ -229,9 +229,8 @@ class Indexer:
         report: IndexReport,
     ) -> None:
         decoded = [w for w in results if w.decoded is not None]
-        vectors = (
-            self.encoder.encode_images([w.decoded.pixels for w in decoded]) if decoded else None
-        )  # type: ignore[union-attr]
+        images = [w.decoded.pixels for w in decoded if w.decoded is not None]
+        vectors = self.encoder.encode_images(images) if images else None
         moved_ids = {row.id: path for path, row in vanished.items()}
         with self.store.transaction() as conn:
             for w in results:

@@ -203,23 +203,28 @@ def test_index_starts_decoding_before_numpy_and_onnxruntime_are_imported(
         "def spy(*a, **k):\n"
         "    print('pool:', sorted(m for m in ('numpy', 'onnxruntime', 'photosort.commands.sort',"
         " 'photosort.commands.map') if m in sys.modules))\n"
+        "    import os; print('blas timeout:', os.environ.get('OPENBLAS_THREAD_TIMEOUT'))\n"
         "    return real(*a, **k)\n"
         "ix.ThreadPoolExecutor = spy\n"
         "sys.exit(cli.main(sys.argv[1:]))\n"
     )
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_THREAD_TIMEOUT"}
     proc = subprocess.run(
         [sys.executable, "-c", probe, "index", str(photo_folder), "--db", str(db_path)],
         capture_output=True,
         text=True,
         timeout=300,
+        env=env,
     )
     assert proc.returncode == 0, proc.stderr
     assert "pool: []" in proc.stdout
+    assert "blas timeout: 4" in proc.stdout  # set before numpy (and its OpenBLAS) loads
     assert "12 photos: 12 indexed" in proc.stdout
 
 
 def test_blas_helper_threads_are_told_not_to_spin(monkeypatch, capsys) -> None:
-    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT", raising=False)
+    monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "x")  # so that monkeypatch restores it after
+    monkeypatch.delenv("OPENBLAS_THREAD_TIMEOUT")
     assert main(["models"]) == 0
     assert os.environ["OPENBLAS_THREAD_TIMEOUT"] == "4"
     monkeypatch.setenv("OPENBLAS_THREAD_TIMEOUT", "20")  # a user's own choice is kept

@@ -40,6 +40,7 @@ def test_encode_images_matches_encode_of_the_stacked_pixels(registry: Registry) 
     pixels = rng.integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
     images = [Image.fromarray(p, "RGB") for p in pixels]
     np.testing.assert_array_equal(enc.encode_images(images), enc.encode(pixels))
+    assert enc.encode_images([]).shape == (0, 192)
 
 
 def test_sessions_open_lazily(registry: Registry) -> None:

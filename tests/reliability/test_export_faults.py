@@ -345,33 +345,60 @@ def test_cancel_in_the_middle_of_a_file(photos: Path, tmp_path: Path, nth: int, 
 
 
 @pytest.mark.parametrize("when", [1, 2, 5])
-def test_ctrl_c_inside_a_copys_own_cleanup_leaves_no_temporary(
+def test_ctrl_c_inside_a_temporarys_cleanup_leaves_no_temporary(
     photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: int
 ):
-    """A Ctrl-C can land between a finished copy and the removal of its temporary (a window of
-    microseconds that the real-signal test below hit about once in a few hundred runs): the
-    KeyboardInterrupt is raised there, on the `when`-th check, and still nothing is left."""
+    """A Ctrl-C can land just before a temporary is removed (a window of microseconds that the
+    real-signal test below hit once): the KeyboardInterrupt is raised there, at the `when`-th
+    removal (1: the write test of the target folder, then one per copy), and still nothing is
+    left behind."""
     originals = tree_digests(photos)
     target = tmp_path / "out"
-    real_lexists = os.path.lexists
-    checks = 0
+    real_remove = os.remove
+    removals = 0
 
-    def interrupted_lexists(path: str) -> bool:
-        nonlocal checks
+    def interrupted_remove(path: str) -> None:
+        nonlocal removals
         if os.path.basename(path).startswith(PARTIAL):
-            checks += 1
-            if checks == when:
+            removals += 1
+            if removals == when:
                 raise KeyboardInterrupt
-        return real_lexists(path)
+        real_remove(path)
 
     plan = plan_export(_items(photos), str(target))
-    monkeypatch.setattr(export.os.path, "lexists", interrupted_lexists)
+    monkeypatch.setattr(export.os, "remove", interrupted_remove)
     with pytest.raises(KeyboardInterrupt):
         run_export(plan, str(target))
     monkeypatch.undo()
     copied = _assert_only_complete_copies(target, originals)
-    assert len(copied) == when  # the interrupted one was published before its cleanup
+    assert len(copied) == when - 1  # the interrupted copy was published before its cleanup
     assert tree_digests(photos) == originals
+
+
+def test_a_failed_cleanup_does_not_hide_why_the_export_failed(
+    photos: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The disk fills mid-copy and removing the temporary fails too (an antivirus holding it, a
+    read-only remount): the user still reads "the disk is full", not an unexpected OSError."""
+    target = tmp_path / "out"
+    plan = plan_export(_items(photos), str(target))
+
+    def full_disk(src: str, dst: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def cannot_remove(path: str) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", path)
+
+    monkeypatch.setattr(export.shutil, "copystat", full_disk)
+    monkeypatch.setattr(export.os, "remove", cannot_remove)
+    with pytest.raises(ExportError, match="the disk is full"):
+        run_export(plan, str(target))
+    monkeypatch.undo()
+    # What could not be removed then is removed by the next export, before it copies anything.
+    leftovers = [n for n in os.listdir(target) if n.startswith(PARTIAL)]
+    assert leftovers
+    run_export(plan_export(_items(photos)[:1], str(target)), str(target))
+    assert not [n for n in os.listdir(target) if n.startswith(PARTIAL)]
 
 
 @pytest.mark.slow
