@@ -407,7 +407,13 @@ def train_content_vae(
     log=print,
 ) -> dict:
     """Train the content VAE on precomputed features + pixels, then export it."""
-    from .trainer import _save_checkpoint, _StopFlag, reconstruction_loss, warmup_cosine
+    from .trainer import (
+        _save_checkpoint,
+        _StopFlag,
+        reconstruction_loss,
+        restore_checkpoint,
+        warmup_cosine,
+    )
 
     torch.set_num_threads(max(1, threads))
     torch.manual_seed(seed)
@@ -438,12 +444,8 @@ def train_content_vae(
     history: dict[str, list[float]] = {"pixels": [], "features": [], "val_pixels": []}
     start = 0
     if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        vae.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
+        state = restore_checkpoint(ckpt_path, vae, opt, sched, log)
         history, start = state["history"], state["epoch"]
-        log(f"resumed from {ckpt_path} at epoch {start}")
     d_pix = 3 * image_size * image_size
 
     def checkpoint(epoch: int) -> None:

@@ -94,7 +94,13 @@ def distill_backbone(
 ) -> Path:
     """Fine-tune ``backbone`` at ``input_size`` px towards ``teacher_features`` (L2-normalised
     pooled features of the same ``paths`` at the native size); returns the weights file."""
-    from .trainer import TrainingInterrupted, _save_checkpoint, _StopFlag, warmup_cosine
+    from .trainer import (
+        TrainingInterrupted,
+        _save_checkpoint,
+        _StopFlag,
+        restore_checkpoint,
+        warmup_cosine,
+    )
 
     torch.set_num_threads(max(1, threads))
     torch.manual_seed(seed)
@@ -127,12 +133,8 @@ def distill_backbone(
     start = 0
     history: list[float] = []
     if resume and last.exists():
-        state = torch.load(last, map_location="cpu", weights_only=False)
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
+        state = restore_checkpoint(last, model, opt, sched, log)
         start, history = state["epoch"], state["history"]
-        log(f"resumed from {last} at epoch {start}")
 
     def cosine_to_teacher(idx: np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(lower[idx].astype(np.float32))

@@ -147,6 +147,27 @@ def _save_checkpoint(path: Path, state: dict) -> None:
     tmp.replace(path)
 
 
+def restore_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    sched: torch.optim.lr_scheduler.LRScheduler,
+    log=print,
+    check=None,
+) -> dict:
+    """Load a checkpoint written by `_save_checkpoint` into model, optimizer and schedule, and
+    return the whole state (its "epoch" and "history" say where training resumes). `check`,
+    if given, sees the state first and may raise to refuse it."""
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    if check is not None:
+        check(state)
+    model.load_state_dict(state["model"])
+    opt.load_state_dict(state["optimizer"])
+    sched.load_state_dict(state["scheduler"])
+    log(f"resumed from {path} at epoch {state['epoch']}")
+    return state
+
+
 def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
     """Train (or continue) a pixel model and export it. Returns a summary dict."""
     torch.set_num_threads(max(1, cfg.threads))
@@ -185,21 +206,21 @@ def train(cfg: TrainConfig, resume: bool = False, log=print) -> dict:
     history: dict[str, list[float]] = {"train": [], "val": []}
     start_epoch = 0
     if resume and ckpt_path.exists():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if state["config"]["arch"] != cfg.arch or state["config"]["loss"] != cfg.loss:
-            raise ValueError(
-                f"checkpoint {ckpt_path} was made with another arch/loss; "
-                "use the same options or another --out"
-            )
-        if state["config"]["epochs"] != cfg.epochs:
-            log(f"note: epochs changed {state['config']['epochs']} -> {cfg.epochs}")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
+
+        def same_run(state: dict) -> None:
+            config = state["config"]
+            if config["arch"] != cfg.arch or config["loss"] != cfg.loss:
+                raise ValueError(
+                    f"checkpoint {ckpt_path} was made with another arch/loss; "
+                    "use the same options or another --out"
+                )
+            if config["epochs"] != cfg.epochs:
+                log(f"note: epochs changed {config['epochs']} -> {cfg.epochs}")
+
+        state = restore_checkpoint(ckpt_path, model, opt, sched, log, check=same_run)
         history = state["history"]
         start_epoch = state["epoch"]
         torch.set_rng_state(state["torch_rng"])
-        log(f"resumed from {ckpt_path} at epoch {start_epoch}")
     elif ckpt_path.exists() and not resume:
         log(f"note: overwriting the checkpoint in {run_dir} (use --resume to continue it)")
 
