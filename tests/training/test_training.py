@@ -104,6 +104,9 @@ def test_resume_continues_from_the_checkpoint(photo_folder: Path, tmp_path: Path
     assert any("resumed" in line and "epoch 1" in line for line in logs)
     assert second["history"]["train"][0] == first["history"]["train"][0]
     assert len(second["history"]["train"]) == 2
+    # A checkpoint made with another loss is refused rather than resumed into the wrong model.
+    with pytest.raises(ValueError, match="another arch/loss"):
+        train(_config(photo_folder, tmp_path, 3, loss="mae"), resume=True, log=logs.append)
 
 
 def test_content_encoder_onnx_with_fp16_weights_matches_pytorch(tmp_path: Path) -> None:
