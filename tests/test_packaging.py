@@ -23,14 +23,17 @@ APP_ID = "io.github.photosort.PhotoSort"
 ICON_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 
 
-def _bundle_config() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "bundle_config", REPO / "packaging" / "bundle_config.py"
-    )
+def _packaging_module(name: str) -> ModuleType:
+    """packaging/NAME.py, which is a script folder rather than a package."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "packaging" / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def _bundle_config() -> ModuleType:
+    return _packaging_module("bundle_config")
 
 
 def _pyproject() -> dict:
@@ -242,13 +245,7 @@ def test_icu_filter_drops_only_data_qt_never_reads() -> None:
 
 
 def _slim_llvmlite() -> ModuleType:
-    spec = importlib.util.spec_from_file_location(
-        "slim_llvmlite", REPO / "packaging" / "slim_llvmlite.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return _packaging_module("slim_llvmlite")
 
 
 #: The parts of llvmlite 0.50.0's ffi/CMakeLists.txt that slim_llvmlite patches.

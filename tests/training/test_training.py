@@ -167,14 +167,21 @@ def test_content_vae_trains_and_loads(photo_folder: Path, tmp_path: Path) -> Non
     np.testing.assert_allclose(z, want, rtol=0.05, atol=0.02)
 
 
+def _distillation_inputs(photos: Path, tmp: Path) -> tuple[list[Path], Path, np.ndarray]:
+    """The photos, a checkpoint folder, and the teacher's features: Lite0 at 96 px teaching
+    itself at 64 px (the small-scale stand-in for 224 teaching 144)."""
+    paths = content.sample_paths(photos, None)
+    ckdir = tmp / "ckpt"
+    teacher = content.extract_pooled("lite0", paths, ckdir / "cache", threads=1, input_size=96)
+    return paths, ckdir, teacher
+
+
 def test_distilled_small_input_encoder_moves_towards_the_full_size_features(
     photo_folder: Path, tmp_path: Path
 ) -> None:
     from photosort.training.distill import distill_backbone
 
-    paths = content.sample_paths(photo_folder, None)
-    ckdir = tmp_path / "ckpt"
-    teacher = content.extract_pooled("lite0", paths, ckdir / "cache", threads=1, input_size=96)
+    paths, ckdir, teacher = _distillation_inputs(photo_folder, tmp_path)
     before = content.extract_pooled("lite0", paths, ckdir / "cache", threads=1, input_size=64)
     weights = distill_backbone(
         paths,
@@ -231,9 +238,7 @@ def test_interrupted_distillation_keeps_its_checkpoint_and_resumes(
     from photosort.training.distill import distill_backbone
     from photosort.training.trainer import TrainingInterrupted
 
-    paths = content.sample_paths(photo_folder, None)
-    ckdir = tmp_path / "ckpt"
-    teacher = content.extract_pooled("lite0", paths, ckdir / "cache", threads=1, input_size=96)
+    paths, ckdir, teacher = _distillation_inputs(photo_folder, tmp_path)
     said: list[str] = []
 
     def log(line: str) -> None:
