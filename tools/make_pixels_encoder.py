@@ -37,7 +37,7 @@ def main() -> None:
     manifest = {
         "id": "pixels-8x8",
         "name": "Colour layout (8×8 pixels)",
-        "description": "Overall colour layout: the photo shrunk to 8×8 pixels (no training)",
+        "description": "Colour blocks: the photo shrunk to 8×8 pixels (no training)",
         "encoder": "pixels-8x8.onnx",
         "decoder": None,
         "input_size": [64, 64],

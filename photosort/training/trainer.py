@@ -32,10 +32,22 @@ DEFAULT_CHECKPOINT_DIR = Path(
 )
 
 DESCRIPTIONS = {
-    ("ae", "mse"): ("Autoencoder (MSE)", "Overall colour and layout, smooth tones"),
-    ("ae", "mae"): ("Autoencoder (MAE)", "Overall colour and layout, with sharper edges"),
-    ("vae", "mse"): ("Variational autoencoder", "Overall colour and layout, smoothly organised"),
-    ("vae", "mae"): ("Variational autoencoder (MAE)", "Overall colour and layout"),
+    ("ae", "mse"): (
+        "Autoencoder (MSE)",
+        "Soft tones: colour and layout, smooth shading (autoencoder)",
+    ),
+    ("ae", "mae"): (
+        "Autoencoder (MAE)",
+        "Sharp edges: colour and layout, with crisp outlines (autoencoder)",
+    ),
+    ("vae", "mse"): (
+        "Variational autoencoder",
+        "Colour mood: colour and layout, smoothly grouped (variational autoencoder)",
+    ),
+    ("vae", "mae"): (
+        "Variational autoencoder (MAE)",
+        "Colour mood, sharper: colour and layout (variational autoencoder)",
+    ),
 }
 
 

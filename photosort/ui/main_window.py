@@ -43,6 +43,7 @@ from photosort.ui.dialogs.export_dialog import ExportDialog, ExportSource
 from photosort.ui.dialogs.preview_dialog import PreviewDialog
 from photosort.ui.dialogs.skipped_dialog import SkippedDialog
 from photosort.ui.empty_state import EmptyState
+from photosort.ui.encoder_choice import EncoderSwitch, display_name, tooltip
 from photosort.ui.grid_view import PhotoGrid
 from photosort.ui.icons import action_icon, app_icon
 from photosort.ui.library import IndexProgress, Library
@@ -107,7 +108,18 @@ class MainWindow(QMainWindow):
         self.model_combo = QComboBox()
         self.model_combo.setObjectName("modelSelector")
         self.model_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.model_combo.setMinimumContentsLength(24)
+        self.model_combo.setMinimumContentsLength(16)
+        # The grid keeps the keyboard: arrow keys must never switch the encoder by accident.
+        self.model_combo.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.encoder_menu = None
+        self.encoder_group = QActionGroup(self)
+        self.encoder_switch = EncoderSwitch(
+            settings,
+            self.pools,
+            self.db_path,
+            {m.id: display_name(m) for m in installed_models(registry)},
+            self,
+        )
         view_class = map_view_class()
         self.map_panel = MapPanel(self, view_class) if view_class is not None else None
 
@@ -247,6 +259,8 @@ class MainWindow(QMainWindow):
             self.map_action.setIcon(action_icon("map"))
             view.addAction(self.map_action)
         index = bar.addMenu("&Index")
+        self.encoder_menu = index.addMenu("&Encoder")
+        index.addSeparator()
         index.addAction(self.cancel_action)
         index.addAction(self.reindex_action)
         index.addAction(self.skipped_action)
@@ -270,20 +284,31 @@ class MainWindow(QMainWindow):
         tb.addAction(self.export_action)
         if self.map_panel is not None:
             tb.addAction(self.map_action)
+        # After any toolbar choice the keyboard goes back to the photos.
+        tb.actionTriggered.connect(lambda _a: self.grid.setFocus())
         self.addToolBar(tb)
 
     def _fill_models(self) -> None:
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
-        for info in installed_models(self.registry):
-            self.model_combo.addItem(info.description or info.name, info.id)
-            i = self.model_combo.count() - 1
-            self.model_combo.setItemData(
-                i,
-                f"{info.name}\n{info.latent_size} numbers per photo, {info.metric} distance"
-                + ("\nGenerative: the preview shows what it sees" if info.generative else ""),
-                Qt.ItemDataRole.ToolTipRole,
-            )
+        for action in self.encoder_group.actions():
+            self.encoder_group.removeAction(action)
+        if self.encoder_menu is not None:
+            self.encoder_menu.clear()
+        for i, info in enumerate(installed_models(self.registry)):
+            self.model_combo.addItem(display_name(info), info.id)
+            self.model_combo.setItemData(i, tooltip(info), Qt.ItemDataRole.ToolTipRole)
+            if self.encoder_menu is not None:
+                action = self.encoder_menu.addAction(display_name(info))
+                action.setData(info.id)
+                action.setCheckable(True)
+                action.setStatusTip(info.description)
+                action.setToolTip(tooltip(info))
+                if i < 9:
+                    action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+                action.triggered.connect(lambda _=False, m=info.id: self.choose_model(m))
+                self.encoder_group.addAction(action)
+                self.addAction(action)
         self.model_combo.setEnabled(self.model_combo.count() > 0)
         self.model_combo.blockSignals(False)
         if self.model_combo.count() == 0:
@@ -316,6 +341,13 @@ class MainWindow(QMainWindow):
         self.empty.openRequested.connect(self.choose_folder)
         self.empty.samplesRequested.connect(self.open_samples)
         self.model_combo.currentIndexChanged.connect(self._model_chosen)
+        self.model_combo.activated.connect(lambda _i: self.grid.setFocus())
+        self.encoder_switch.accepted.connect(self._switch_model)
+        self.encoder_switch.refused.connect(lambda _m: self._show_model(self.library.model_id))
+        lib.indexStarted.connect(self.encoder_switch.index_started)
+        lib.indexFinished.connect(
+            lambda report: self.encoder_switch.index_finished(self.library.model_id, report)
+        )
         if self.map_panel is not None:
             self.map_panel.selectionChanged.connect(self._map_selected)
             self.map_panel.sortRequested.connect(self.sort_like)
@@ -331,11 +363,7 @@ class MainWindow(QMainWindow):
         self.status.set_zoom(self.grid.thumb_size())
         self.ranks_action.setChecked(s.show_ranks)
         self.grid.delegate.show_ranks = s.show_ranks
-        wanted = s.model_id
-        i = self.model_combo.findData(wanted) if wanted else -1
-        self.model_combo.blockSignals(True)
-        self.model_combo.setCurrentIndex(i if i >= 0 else 0)
-        self.model_combo.blockSignals(False)
+        self._show_model(s.model_id or "")
         self.status.set_counts(0, 0, 0)
 
     # -- public API (menus, tests, the self-test) ---------------------------------------------
@@ -343,6 +371,13 @@ class MainWindow(QMainWindow):
     def current_model_id(self) -> str:
         i = self.model_combo.currentIndex()
         return self.model_combo.itemData(i) or "" if i >= 0 else ""
+
+    def choose_model(self, model_id: str) -> None:
+        """Switch the encoder (toolbar, Index ▸ Encoder): asks first if re-indexing is long."""
+        i = self.model_combo.findData(model_id)
+        if i >= 0:
+            self.model_combo.setCurrentIndex(i)  # -> _model_chosen
+        self.grid.setFocus()
 
     def open_folder(self, folder: str) -> None:
         folder = os.path.abspath(os.path.expanduser(folder))
@@ -539,7 +574,7 @@ class MainWindow(QMainWindow):
         more = len(references) - 3
         names += f" and {more} more" if more > 0 else ""
         try:
-            encoder = self.registry.info(self.current_model_id()).name
+            encoder = display_name(self.registry.info(self.current_model_id()))
         except ModelError:
             encoder = self.current_model_id()
         return f"Most similar to {names} first ({encoder})"
@@ -551,10 +586,30 @@ class MainWindow(QMainWindow):
     def _map_selected(self, paths: list[str]) -> None:
         self.grid.select_paths(paths)
 
+    def _show_model(self, model_id: str) -> None:
+        """Show `model_id` as the chosen encoder (combo and menu) without switching anything."""
+        i = self.model_combo.findData(model_id) if model_id else -1
+        self.model_combo.blockSignals(True)
+        self.model_combo.setCurrentIndex(i if i >= 0 else 0)
+        self.model_combo.blockSignals(False)
+        current = self.current_model_id()
+        for action in self.encoder_group.actions():
+            action.setChecked(action.data() == current)
+
     def _model_chosen(self, _index: int) -> None:
         model_id = self.current_model_id()
         if not model_id:
             return
+        for action in self.encoder_group.actions():
+            action.setChecked(action.data() == model_id)
+        snap = self.library.snapshot
+        if snap is None or model_id == self.library.model_id:
+            self._switch_model(model_id)
+            return
+        self.encoder_switch.request(model_id, snap.folder, list(snap.paths))
+
+    def _switch_model(self, model_id: str) -> None:
+        self._show_model(model_id)
         self.settings.model_id = model_id
         self.library.set_model(model_id)
         if self.map_panel is not None and self.library.snapshot is not None:

@@ -95,5 +95,14 @@ class AppSettings:
     def export_pattern(self, value: str) -> None:
         self.qs.setValue("export/pattern", value)
 
+    # -- measured per encoder ----------------------------------------------------------------
+
+    def seconds_per_photo(self, model_id: str) -> float | None:
+        value = self._get(f"index/seconds_per_photo/{model_id}", 0.0, float)
+        return value if value and value > 0 else None
+
+    def set_seconds_per_photo(self, model_id: str, seconds: float) -> None:
+        self.qs.setValue(f"index/seconds_per_photo/{model_id}", float(seconds))
+
     def sync(self) -> None:
         self.qs.sync()
