@@ -124,6 +124,14 @@ def _run_command(module: ModuleType, args: argparse.Namespace) -> int:
         return 130
     except BrokenPipeError:
         return 0  # `photosort sort ... | head`
+    except OSError as exc:  # a disk or permission problem no command foresaw: words, no errno
+        from photosort.core.errors import plain_reason
+        from photosort.core.files import display_path
+
+        logging.getLogger("photosort").error("disk error\n%s", traceback.format_exc())
+        where = f": {display_path(os.fsdecode(exc.filename))}" if exc.filename else ""
+        print(f"photosort: {plain_reason(exc)}{where}", file=sys.stderr)
+        return 1
     except Exception as exc:
         logging.getLogger("photosort").error("unexpected error\n%s", traceback.format_exc())
         print(

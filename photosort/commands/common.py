@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 from photosort import paths
 from photosort.core.encoders import Encoder, Registry
-from photosort.core.errors import PhotoSortError
+from photosort.core.errors import PhotoSortError, plain_reason
 from photosort.core.files import display_path
 from photosort.core.indexer import Indexer, IndexReport
 from photosort.core.jobs import Progress
@@ -57,6 +57,23 @@ def require_folder(folder: str) -> str:
     if not os.access(path, os.R_OK | os.X_OK):
         raise PhotoSortError(f"cannot read the folder: {display_path(folder)}")
     return path
+
+
+def check_output_file(out: str) -> None:
+    """Refuse an output file that cannot be written, in plain words, before any work is done."""
+    path = os.path.abspath(out)
+    parent = os.path.dirname(path)
+    if os.path.isdir(path):
+        raise PhotoSortError(f"cannot write {display_path(out)}: it is a folder; give a file name")
+    if not os.path.isdir(parent):
+        raise PhotoSortError(f"cannot write {display_path(out)}: no folder {display_path(parent)}")
+    probe = os.path.join(parent, f".photosort-probe-{os.getpid()}")
+    try:
+        with open(probe, "xb"):
+            pass
+        os.remove(probe)
+    except OSError as exc:
+        raise PhotoSortError(f"cannot write {display_path(out)}: {plain_reason(exc)}") from None
 
 
 def tolerant_stdout() -> None:

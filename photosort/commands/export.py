@@ -16,12 +16,14 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("folder")
     ranking.add_like_option(parser, required=False)
     ranking.add_arrange_option(parser)
-    parser.add_argument("--to", required=True, metavar="DEST", help="target folder")
+    parser.add_argument(
+        "--to", required=True, metavar="DEST", help="target folder (outside FOLDER)"
+    )
     parser.add_argument(
         "--pattern",
         default=DEFAULT_PATTERN,
         help="file name pattern; fields {rank} {name} {stem} {ext} {distance} {folder} "
-        f"(default: {DEFAULT_PATTERN})",
+        f"(default: {DEFAULT_PATTERN}); a name without a photo extension keeps the original's",
     )
     parser.add_argument("--limit", type=int, metavar="N", help="only the first N photos")
     parser.add_argument("--dry-run", action="store_true", help="print the plan, copy nothing")
@@ -32,9 +34,11 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     common.tolerant_stdout()
-    from photosort.core.export import validate_pattern
+    from photosort.core.export import check_target_outside, validate_pattern
 
-    validate_pattern(args.pattern)  # fail before indexing anything
+    # Fail before indexing anything.
+    validate_pattern(args.pattern)
+    check_target_outside(args.to, [common.require_folder(args.folder)])
     index, rows, distances = ranking.order_for(args)
     if args.limit is not None:
         rows = rows[: max(args.limit, 0)]

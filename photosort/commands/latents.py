@@ -6,7 +6,7 @@ import argparse
 import os
 
 from photosort.commands import common
-from photosort.core.errors import PhotoSortError
+from photosort.core.errors import PhotoSortError, plain_reason
 
 NAME = "latents"
 HELP = "save a folder's latent vectors to a .npz file"
@@ -40,6 +40,6 @@ def run(args: argparse.Namespace) -> int:
         )
         os.replace(tmp, out)
     except OSError as exc:
-        raise PhotoSortError(f"cannot write {args.out}: {exc.strerror or exc}") from None
+        raise PhotoSortError(f"cannot write {args.out}: {plain_reason(exc)}") from None
     print(f"{len(paths)} latents ({encoder.info.latent_size} floats each) written to {args.out}")
     return 0

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.size < 64 or args.thumb < 8 or args.thumb * 2 > args.size:
         raise PhotoSortError("--size must be at least 64 and twice --thumb; --thumb at least 8")
+    common.check_output_file(args.out)  # before minutes of indexing and layout, not after
     with common.indexed_folder(args) as (folder, encoder, store, report):
         paths, vectors = store.latents_under(folder, encoder.info.id)
         bar = common.TerminalProgress("Mapping")
@@ -91,7 +92,8 @@ def render_map(paths: list[str], coords, out: str, size: int, thumb: int) -> int
     from PIL import Image, ImageDraw
 
     from photosort.core.decode import make_thumbnail
-    from photosort.core.errors import PhotoSortError
+    from photosort.core.errors import PhotoSortError, plain_reason
+    from photosort.core.files import display_path
 
     margin = thumb // 2 + 4
     c = np.asarray(coords, dtype=np.float64).reshape(-1, 2)
@@ -134,5 +136,9 @@ def render_map(paths: list[str], coords, out: str, size: int, thumb: int) -> int
     except (OSError, ValueError, KeyError) as exc:
         if os.path.exists(tmp):
             os.remove(tmp)
-        raise PhotoSortError(f"cannot write {out}: {exc}") from None
+        if isinstance(exc, OSError):
+            reason = plain_reason(exc)
+        else:  # Pillow does not know the extension
+            reason = f"unknown image type {ext!r}; use .png or .jpg"
+        raise PhotoSortError(f"cannot write {display_path(out)}: {reason}") from None
     return shown

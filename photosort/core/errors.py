@@ -28,3 +28,22 @@ class Cancelled(PhotoSortError):
 
     def __init__(self, message: str = "Cancelled") -> None:
         super().__init__(message)
+
+
+#: Where the system's own words mislead: "File exists" for a target that is a file, say.
+_PLAIN_REASONS = {
+    "EEXIST": "a file with that name is in the way",
+    "ENOTDIR": "part of the path is a file, not a folder",
+    "EISDIR": "it is a folder",
+}
+
+
+def plain_reason(exc: OSError) -> str:
+    """Why an operating-system call failed, in words ("Permission denied", "Read-only file
+    system"), without Python's `[Errno N]` prefix or the repeated file name."""
+    import errno
+
+    name = errno.errorcode.get(exc.errno or -1, "")
+    if name in _PLAIN_REASONS:
+        return _PLAIN_REASONS[name]
+    return exc.strerror or exc.__class__.__name__

@@ -4,7 +4,9 @@ Guarantees: originals are only ever opened for reading; nothing in the target fo
 overwritten; every copy is written to a hidden temporary file and then linked to its final name
 (which fails instead of replacing an existing file); a cancelled, failed or killed export leaves
 no partial file (stale temporaries from a killed run are removed by the next export); a naming
-pattern can never write outside the target folder.
+pattern can never write outside the target folder, and a name it gives without a photo
+extension keeps the original's; the target can never be inside a folder being sorted (the
+copies would be sorted, and exported, again), however it is reached (symbolic links included).
 """
 
 from __future__ import annotations
@@ -19,12 +21,17 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from photosort.core.errors import Cancelled, ExportError
-from photosort.core.files import display_path
+from photosort.core.errors import Cancelled, ExportError, plain_reason
+from photosort.core.files import (
+    EXPORT_MANIFEST_HEADER,
+    EXPORT_MANIFEST_NAME,
+    PHOTO_EXTENSIONS,
+    display_path,
+)
 from photosort.core.jobs import CancelToken, Progress, ProgressCallback, no_progress
 
 DEFAULT_PATTERN = "{rank:04d}_{name}"
-MANIFEST_NAME = "photosort-export.csv"
+MANIFEST_NAME = EXPORT_MANIFEST_NAME
 _TMP_PREFIX = ".photosort-partial-"
 _CHUNK = 1 << 20
 PATTERN_FIELDS = ("rank", "name", "stem", "ext", "distance", "folder")
@@ -100,7 +107,50 @@ def render_name(pattern: str, rank: int, item: ExportItem) -> str:
     )
     if bad:
         raise ExportError(f"the name pattern gives an unsafe file name: {name!r}")
+    if os.path.splitext(name)[1].lower() not in PHOTO_EXTENSIONS:
+        # `{rank:04d}` alone would write files no viewer opens: keep the original's extension.
+        name += os.path.splitext(item.source)[1]
     return name
+
+
+def _real(path: str) -> str:
+    return os.path.normcase(os.path.realpath(os.path.abspath(os.path.expanduser(path))))
+
+
+def _is_within(path: str, folder: str) -> bool:
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def check_target_outside(target: str, folders: Sequence[str]) -> None:
+    """Refuse a target inside (or equal to) a folder being sorted: the copies would join it.
+
+    Both sides are resolved through symbolic links, so a link into the folder is refused too.
+    """
+    real_target = _real(target)
+    for folder in folders:
+        real_folder = _real(folder)
+        if _is_within(real_target, real_folder):
+            where = "is" if real_target == real_folder else "is inside"
+            raise ExportError(
+                f"cannot export to {display_path(target)}: it {where} the folder being sorted "
+                f"({display_path(folder)}), so the copies would be sorted again; "
+                "choose a folder outside it"
+            )
+
+
+def target_problem(target: str, folders: Sequence[str]) -> str | None:
+    """Why `target` cannot take the copies, judged from the path alone (no disk access), or
+    None. For the export dialog's live check; `check_target_outside` also follows links."""
+    if not target.strip():
+        return None
+    path = os.path.normcase(os.path.abspath(os.path.expanduser(target)))
+    for folder in folders:
+        if _is_within(path, os.path.normcase(os.path.abspath(folder))):
+            return (
+                "This folder is inside the folder being sorted: the copies would be sorted "
+                "again. Choose a folder outside it."
+            )
+    return None
 
 
 def plan_export(
@@ -130,10 +180,18 @@ def _unique(name: str, taken: set[str]) -> str:
 
 def check_target(target: str, temps: _Temporaries) -> None:
     """Create the target folder if needed and prove it is writable, before copying anything."""
+    if os.path.lexists(target) and not os.path.isdir(target):
+        raise ExportError(
+            f"{display_path(target)} is a file, not a folder: choose a folder for the copies"
+        )
     try:
         os.makedirs(target, exist_ok=True)
+    except FileExistsError:
+        raise ExportError(
+            f"cannot create {display_path(target)}: a file is in the way in its path"
+        ) from None
     except OSError as exc:
-        raise ExportError(f"cannot create {display_path(target)}: {exc.strerror or exc}") from None
+        raise ExportError(f"cannot create {display_path(target)}: {plain_reason(exc)}") from None
     if not os.path.isdir(target):
         raise ExportError(f"not a folder: {display_path(target)}")
     probe = temps.new()
@@ -141,9 +199,7 @@ def check_target(target: str, temps: _Temporaries) -> None:
         with open(probe, "xb"):
             pass
     except OSError as exc:
-        raise ExportError(
-            f"cannot write to {display_path(target)}: {exc.strerror or exc}"
-        ) from None
+        raise ExportError(f"cannot write to {display_path(target)}: {plain_reason(exc)}") from None
     finally:
         temps.discard(probe)
 
@@ -250,7 +306,7 @@ def _copy_new(
     except OSError as exc:
         if exc.errno == errno.ENOSPC:
             raise ExportError(f"the disk is full: {display_path(target)}") from None
-        raise ExportError(f"cannot copy {display_path(source)}: {exc.strerror or exc}") from None
+        raise ExportError(f"cannot copy {display_path(source)}: {plain_reason(exc)}") from None
     finally:
         temps.discard(tmp)  # after _publish, the final name is a second link to the same file
 
@@ -282,7 +338,7 @@ def _publish(tmp: str, target: str, name: str) -> str:
 def _write_manifest(copied: Sequence[PlannedCopy], target: str, temps: _Temporaries) -> str:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(["rank", "original_path", "new_name", "distance"])
+    writer.writerow(EXPORT_MANIFEST_HEADER.split(","))
     for item in copied:
         dist = "" if item.distance is None else f"{item.distance:.6f}"
         writer.writerow([item.rank, display_path(item.source), display_path(item.name), dist])
@@ -292,6 +348,6 @@ def _write_manifest(copied: Sequence[PlannedCopy], target: str, temps: _Temporar
             fh.write(buf.getvalue())
         return os.path.join(target, _publish(tmp, target, MANIFEST_NAME))
     except OSError as exc:
-        raise ExportError(f"cannot write the export manifest: {exc.strerror or exc}") from None
+        raise ExportError(f"cannot write the export manifest: {plain_reason(exc)}") from None
     finally:
         temps.discard(tmp)

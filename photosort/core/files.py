@@ -2,7 +2,9 @@
 
 The walk is iterative (deep trees cannot hit the recursion limit), follows symlinks to folders
 but never enters the same folder twice (loops are harmless), skips hidden entries, and reports
-folders it cannot read instead of failing.
+folders it cannot read instead of failing. A folder below the scanned one that holds a
+`photosort-export.csv` written by PhotoSort is a folder of exported copies: it is left out, so
+an export never ends up sorted (and exported) again with the originals.
 """
 
 from __future__ import annotations
@@ -19,6 +21,10 @@ PHOTO_EXTENSIONS = frozenset(
     }
 )  # fmt: skip
 JPEG_EXTENSIONS = frozenset({".jpg", ".jpeg", ".jpe", ".jfif"})
+#: The list of copies an export writes next to them (core/export.py writes it).
+EXPORT_MANIFEST_NAME = "photosort-export.csv"
+#: Its first line: how a manifest written by PhotoSort is told from a user's own CSV file.
+EXPORT_MANIFEST_HEADER = "rank,original_path,new_name,distance"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +41,8 @@ class ScanResult:
     files: list[FileEntry] = field(default_factory=list)
     #: (path, reason) for folders or entries that could not be read.
     problems: list[tuple[str, str]] = field(default_factory=list)
+    #: Folders of PhotoSort's exported copies found below the scanned folder, left out.
+    export_folders: list[str] = field(default_factory=list)
 
 
 def is_photo_name(name: str) -> bool:
@@ -50,11 +58,34 @@ def scan_folder(folder: str | os.PathLike[str]) -> ScanResult:
     """All photos under `folder`, sorted by path; unreadable places go to `problems`."""
     root = os.path.abspath(os.fspath(folder))
     result = ScanResult()
-    result.files = sorted(_walk(root, result.problems), key=lambda e: e.path)
+    result.files = sorted(_walk(root, result.problems, result.export_folders), key=lambda e: e.path)
     return result
 
 
-def _walk(root: str, problems: list[tuple[str, str]]) -> Iterator[FileEntry]:
+def is_export_manifest(path: str) -> bool:
+    """True if `path` is an export manifest PhotoSort wrote (its exact header line)."""
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            first = fh.readline(len(EXPORT_MANIFEST_HEADER) + 2)
+    except (OSError, UnicodeDecodeError):
+        return False
+    return first.rstrip("\r\n") == EXPORT_MANIFEST_HEADER
+
+
+def _holds_export(directory: str, entries: list[os.DirEntry[str]]) -> bool:
+    # An export into a folder that already had a manifest names the next `photosort-export (2).csv`.
+    stem, ext = os.path.splitext(EXPORT_MANIFEST_NAME)
+    return any(
+        e.name.startswith(stem)
+        and e.name.endswith(ext)
+        and is_export_manifest(os.path.join(directory, e.name))
+        for e in entries
+    )
+
+
+def _walk(
+    root: str, problems: list[tuple[str, str]], export_folders: list[str]
+) -> Iterator[FileEntry]:
     seen_dirs: set[tuple[int, int]] = set()
     pending = [root]
     while pending:
@@ -73,6 +104,11 @@ def _walk(root: str, problems: list[tuple[str, str]]) -> Iterator[FileEntry]:
                 entries = list(it)
         except OSError as exc:
             problems.append((directory, _reason(exc)))
+            continue
+        # The folder the user chose is always shown, even one of exported copies; only
+        # export folders below it are left out (they would repeat the originals).
+        if directory != root and _holds_export(directory, entries):
+            export_folders.append(directory)
             continue
         for entry in entries:
             name = entry.name
@@ -125,12 +161,15 @@ def folder_prefix_key(folder: str | os.PathLike[str]) -> bytes:
 
 
 __all__ = [
+    "EXPORT_MANIFEST_HEADER",
+    "EXPORT_MANIFEST_NAME",
     "FileEntry",
     "JPEG_EXTENSIONS",
     "PHOTO_EXTENSIONS",
     "ScanResult",
     "display_path",
     "folder_prefix_key",
+    "is_export_manifest",
     "is_photo_name",
     "key_to_path",
     "path_to_key",

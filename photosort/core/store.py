@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from photosort.core.errors import StoreError
+from photosort.core.errors import StoreError, plain_reason
 from photosort.core.files import folder_prefix_key, key_to_path, path_to_key
 
 if TYPE_CHECKING:  # numpy is imported on first use: see encoders.py
@@ -169,7 +169,7 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise StoreError(
-                f"cannot create the folder for the database {self.path}: {exc}"
+                f"cannot create the folder for the database {self.path}: {plain_reason(exc)}"
             ) from None
         try:
             self._conn = self._open_patiently()

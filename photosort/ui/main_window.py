@@ -442,9 +442,14 @@ class MainWindow(QMainWindow):
 
     def export_source(self) -> ExportSource:
         model = self.model
-        items = [ExportItem(p, model.distance_of(p)) for p in model.paths_in_order()]
-        selected = [ExportItem(p, model.distance_of(p)) for p in self.grid.selected_paths()]
-        return ExportSource(items, selected)
+        items = [ExportItem(p, model.distance_of(p)) for p in model.readable_paths_in_order()]
+        selected = [
+            ExportItem(p, model.distance_of(p))
+            for p in self.grid.selected_paths()
+            if model.is_readable(p)
+        ]
+        folders = [self.library.folder] if self.library.folder else []
+        return ExportSource(items, selected, folders, tuple(model.references()))
 
     def show_export(self, selection: bool = False) -> ExportDialog | None:
         if self.model.rowCount() == 0:

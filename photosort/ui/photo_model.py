@@ -225,6 +225,19 @@ class PhotoModel(QAbstractListModel):
         paths = self.snapshot.paths
         return [paths[i] for i in self._order]
 
+    def readable_paths_in_order(self) -> list[str]:
+        """The photos an export may copy: all but files the index could not read (a text file
+        named `notes.jpg`), as the command line's export leaves them out too."""
+        if self.snapshot is None:
+            return []
+        paths, state = self.snapshot.paths, self.snapshot.state
+        return [paths[i] for i in self._order if state[i] != FAILED]
+
+    def is_readable(self, path: str) -> bool:
+        snap = self.snapshot
+        base = snap.index_of.get(path) if snap is not None else None
+        return base is not None and snap.state[base] != FAILED
+
     def distance_of(self, path: str) -> float | None:
         if self.snapshot is None or self._distances is None:
             return None

@@ -22,7 +22,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
-from photosort.core.errors import Cancelled, PhotoSortError
+from photosort.core.errors import Cancelled, PhotoSortError, plain_reason
+from photosort.core.files import display_path
 
 log = logging.getLogger("photosort.ui")
 
@@ -122,6 +123,10 @@ class _Task(QRunnable):
             relay.failed.emit(str(exc))
         except MemoryError:
             relay.failed.emit("not enough memory for this operation")
+        except OSError as exc:  # a disk or permission problem: words, not `[Errno 13] ...`
+            log.error("disk error in a worker\n%s", traceback.format_exc())
+            where = f": {display_path(os.fsdecode(exc.filename))}" if exc.filename else ""
+            relay.failed.emit(f"{plain_reason(exc)}{where}")
         except Exception as exc:
             log.error("unexpected error in a worker\n%s", traceback.format_exc())
             relay.failed.emit(f"unexpected error: {exc.__class__.__name__}: {exc}")

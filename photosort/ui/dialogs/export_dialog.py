@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PySide6.QtCore import Qt, QThreadPool, Signal
 from PySide6.QtWidgets import (
@@ -29,9 +29,11 @@ from photosort.core.export import (
     DEFAULT_PATTERN,
     ExportItem,
     ExportReport,
+    check_target_outside,
     plan_export,
     render_name,
     run_export,
+    target_problem,
     validate_pattern,
 )
 from photosort.core.jobs import CancelToken, Progress
@@ -45,8 +47,16 @@ PREVIEW_COUNT = 5
 class ExportSource:
     """What can be exported, in the grid's current order."""
 
-    items: list[ExportItem]  # every photo
+    items: list[ExportItem]  # every readable photo
     selected: list[ExportItem]  # the selection, in grid order
+    folders: list[str] = field(default_factory=list)  # folders being sorted: not a target
+    references: tuple[str, ...] = ()  # the current sort's reference photos
+
+    def selection_is_a_choice(self) -> bool:
+        """A selection worth exporting by default: several photos, not just the references a
+        similarity sort left selected."""
+        chosen = {i.source for i in self.selected}
+        return len(chosen) > 1 and chosen != set(self.references)
 
 
 class ExportDialog(QDialog):
@@ -72,6 +82,11 @@ class ExportDialog(QDialog):
 
         self.target = QLineEdit(target)
         self.target.setPlaceholderText("A folder for the copies (created if needed)")
+        self.target_error = QLabel()
+        self.target_error.setObjectName("targetError")
+        self.target_error.setStyleSheet("color: #c0392b")
+        self.target_error.setWordWrap(True)
+        self.target_error.setVisible(False)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         target_row = QHBoxLayout()
@@ -81,7 +96,8 @@ class ExportDialog(QDialog):
         self.pattern = QLineEdit(pattern or DEFAULT_PATTERN)
         self.pattern.setToolTip(
             "Fields: {rank} {name} {stem} {ext} {distance} {folder}; "
-            "e.g. {rank:04d}_{name} or {rank:03d}-{distance:.3f}{ext}"
+            "e.g. {rank:04d}_{name} or {rank:03d}-{distance:.3f}{ext}; "
+            "a name without a photo extension keeps the original's"
         )
         self.preview = QListWidget()
         self.preview.setMaximumHeight(110)
@@ -101,7 +117,8 @@ class ExportDialog(QDialog):
         for b in (self.all_button, self.selection_button, self.first_button):
             self.scope.addButton(b)
         self.selection_button.setEnabled(bool(source.selected))
-        (self.selection_button if len(source.selected) > 1 else self.all_button).setChecked(True)
+        default = self.selection_button if source.selection_is_a_choice() else self.all_button
+        default.setChecked(True)
         first_row = QHBoxLayout()
         first_row.addWidget(self.first_button)
         first_row.addWidget(self.first_n)
@@ -131,6 +148,7 @@ class ExportDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Copy to:", target_row)
+        form.addRow(self.target_error)
         form.addRow("Name pattern:", self.pattern)
         form.addRow(self.pattern_error)
         form.addRow("First names:", self.preview)
@@ -177,9 +195,15 @@ class ExportDialog(QDialog):
 
     def _update_buttons(self, *_: object) -> None:
         running = self._handle is not None and not self._handle.finished
+        # Judged from the text alone (no disk access on the GUI thread); the export job also
+        # resolves symbolic links before copying anything.
+        problem = target_problem(self.target.text(), self.source.folders)
+        self.target_error.setText(problem or "")
+        self.target_error.setVisible(problem is not None)
         self.export_button.setEnabled(
             not running
             and self._pattern_ok
+            and problem is None
             and bool(self.target.text().strip())
             and bool(self.chosen_items())
         )
@@ -195,13 +219,12 @@ class ExportDialog(QDialog):
         items = self.chosen_items()
         target = self.target_path()
         pattern = self.pattern.text()
-        if os.path.exists(target) and not os.path.isdir(target):
-            self._fail(f"not a folder: {target}")
-            return
+        folders = list(self.source.folders)
         cancel = CancelToken()
         self._cancel = cancel
 
         def job(report) -> ExportReport:
+            check_target_outside(target, folders)
             plan = plan_export(items, target, pattern)
             return run_export(plan, target, report, cancel)
 
