@@ -54,6 +54,12 @@ class ModelInfo:
         """True when the model has a decoder (an AE/VAE): it can show what it sees."""
         return self.decoder_path is not None
 
+    @property
+    def shows_reconstruction(self) -> bool:
+        """True when the manifest says the decoder's output looks like the photo, so the
+        preview may offer it. Content encoders decode to a grey blur: they leave it out."""
+        return self.generative and self.extra.get("shows_reconstruction") is True
+
     def to_json(self) -> dict[str, Any]:
         return {
             "id": self.id,
@@ -66,6 +72,7 @@ class ModelInfo:
             "training_data": self.training_data,
             "default": self.default,
             "generative": self.generative,
+            "shows_reconstruction": self.shows_reconstruction,
             "path": str(self.encoder_path),
         }
 
@@ -109,6 +116,8 @@ def load_manifest(manifest_path: Path) -> ModelInfo:
         raise ModelError(f"{manifest_path}: unknown metric {info.metric!r}")
     if info.resize not in RESIZE_MODES:
         raise ModelError(f"{manifest_path}: unknown resize mode {info.resize!r}")
+    if not isinstance(raw.get("shows_reconstruction", False), bool):
+        raise ModelError(f"{manifest_path}: shows_reconstruction must be true or false")
     if len(info.mean) != 3 or len(info.std) != 3 or 0.0 in info.std:
         raise ModelError(f"{manifest_path}: normalization needs three means and non-zero stds")
     return info

@@ -482,7 +482,14 @@ class MainWindow(QMainWindow):
                 encoder = self.registry.encoder(self.current_model_id())
         except Exception as exc:
             log.info("no encoder for the preview: %s", exc)
-        dialog = PreviewDialog(path, encoder, self.pools.io, self, neighbour=self._neighbour)
+        dialog = PreviewDialog(
+            path,
+            encoder,
+            self.pools.io,
+            self,
+            neighbour=self._neighbour,
+            encoder_name=display_name(encoder.info) if encoder is not None else None,
+        )
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
         return dialog

@@ -21,10 +21,17 @@ INDEX_TIMEOUT = 60_000
 
 
 def write_model(
-    folder: Path, model_id: str, op: str, kernel: int, metric: str, decoder: bool = False
+    folder: Path,
+    model_id: str,
+    op: str,
+    kernel: int,
+    metric: str,
+    decoder: bool = False,
+    shows_reconstruction: bool = False,
 ) -> None:
     """A fixed pooling encoder (64×64 input) and its manifest; optionally a decoder that turns
-    the latent back into a tiny picture (a "generative" model for the preview)."""
+    the latent back into a tiny picture (a "generative" model for the preview), which the
+    preview offers to show when `shows_reconstruction`."""
     import onnx
     from onnx import TensorProto, helper
 
@@ -70,6 +77,7 @@ def write_model(
         dmodel.ir_version = 8
         onnx.save(dmodel, folder / f"{model_id}-decoder.onnx")
         manifest["decoder"] = f"{model_id}-decoder.onnx"
+        manifest["shows_reconstruction"] = shows_reconstruction
     (folder / f"{model_id}.json").write_text(json.dumps(manifest))
 
 
