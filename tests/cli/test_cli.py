@@ -4,13 +4,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from photosort.cli import main
+from tests import paused_cli
 from tests.conftest import make_photo
 
 
@@ -165,21 +165,24 @@ def test_index_killed_with_sigkill_resumes_with_nothing_lost_or_doubled(tmp_path
         make_photo(folder / f"d{i % 7}" / f"img{i:03d}.jpg", seed=1000 + i, size=(640, 480))
     db = tmp_path / "kill.sqlite3"
     cmd = [sys.executable, "-m", "photosort", "index", str(folder), "--db", str(db)]
-    kills = 0
-    for attempt in range(4):
-        proc = subprocess.Popen(cmd + ["--threads", "1"], stdout=subprocess.DEVNULL)
-        seen = _count(db, "SELECT COUNT(*) FROM latents")
-        deadline = time.monotonic() + 60
-        # Kill once this run has written something more, i.e. in the middle of its work.
-        while time.monotonic() < deadline and proc.poll() is None:
-            if _count(db, "SELECT COUNT(*) FROM latents") > seen + 10 * attempt:
-                break
-            time.sleep(0.02)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGKILL)
-            kills += 1
+    # Each run is stopped at a point of its work (tests.paused_cli), then killed there: after
+    # a batch committed, inside a batch's transaction, before a batch.
+    points = [("index-batch", 2, "after"), ("index-latent", 10, "after"),
+              ("index-batch", 1, "after"), ("index-batch", 3, "before")]  # fmt: skip
+    seen = 0
+    for point, nth, when in points:
+        ready = tmp_path / "ready"
+        ready.unlink(missing_ok=True)
+        proc = paused_cli.popen(
+            point, nth, when, ready, *cmd[3:], "--threads", "1", stdout=subprocess.DEVNULL
+        )
+        paused_cli.wait_ready(proc, ready)
+        proc.send_signal(signal.SIGKILL)
         proc.wait()
-    assert kills >= 1
+        now = _count(db, "SELECT COUNT(*) FROM latents")
+        committed = nth if when == "after" and point == "index-batch" else nth - 1
+        assert now == seen + (32 * committed if point == "index-batch" else 0)
+        seen = now
     final = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert final.returncode == 0, final.stderr
     assert "240 photos" in final.stdout

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 
@@ -71,12 +69,11 @@ def test_two_opt_improves_on_the_greedy_path() -> None:
     )
 
 
-def test_a_few_thousand_photos_in_reasonable_time() -> None:
+def test_a_few_thousand_photos() -> None:
+    # How long it takes is benchmarks/bench_arrange.py's business, not a unit test's.
     x = clustered(3000, dim=32)
-    t = time.perf_counter()
     order = arrange(x, "cosine", time_budget=0.5)
     assert is_permutation(order, 3000)
-    assert time.perf_counter() - t < 30  # generous: the CI machine is shared
 
 
 def test_grid_distance_helpers() -> None:

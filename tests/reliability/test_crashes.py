@@ -1,5 +1,9 @@
 """SIGKILL at random moments of `photosort index` and `photosort export`: after every kill the
-store is intact, a rerun completes, nothing is indexed twice or lost, and no partial copy stays."""
+store is intact, a rerun completes, nothing is indexed twice or lost, and no partial copy stays.
+
+The moments are chosen at random among points of the run (start-up, between batches, inside a
+batch's transaction, between copies); the child stops at its point (tests.paused_cli) until
+the kill lands, so no kill depends on how fast the machine is."""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ import random
 import signal
 import sqlite3
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
@@ -16,6 +19,7 @@ import pytest
 from photosort.core.encoders import Registry
 from photosort.core.indexer import Indexer
 from photosort.core.store import Store
+from tests import paused_cli
 from tests.conftest import REPO, make_photo
 from tests.reliability.helpers import (
     assert_clean_stderr,
@@ -24,7 +28,6 @@ from tests.reliability.helpers import (
     blake,
     cli,
     photo_files,
-    popen_cli,
     sha256,
     tree_digests,
 )
@@ -57,28 +60,17 @@ def _snapshot(db: Path) -> dict[bytes, bytes]:
         conn.close()
 
 
-def _first_write(proc: subprocess.Popen[bytes], db: Path, before: dict[bytes, bytes]) -> float:
-    """Wait until `proc` has changed the store (or ended); returns the seconds waited."""
-    started = time.monotonic()
-    while proc.poll() is None and time.monotonic() - started < 30:
-        if _snapshot(db) != before:
-            break
-        time.sleep(0.01)
-    return 0.0
-
-
-def _kill_after(proc: subprocess.Popen[bytes], delay: float) -> bool:
-    """SIGKILL `proc` after `delay` s; True if it was still running (a real kill)."""
-    deadline = time.monotonic() + delay
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            return False
-        time.sleep(0.005)
-    if proc.poll() is not None:
-        return False
+def _kill_at(point: str, nth: int, when: str, ready: Path, *args) -> None:
+    """Run `photosort ARGS`, stopped at its `nth` `point`; SIGKILL it there."""
+    ready.unlink(missing_ok=True)
+    proc = paused_cli.popen(
+        point, nth, when, ready, *args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    paused_cli.wait_ready(proc, ready)
     proc.send_signal(signal.SIGKILL)
-    proc.wait(timeout=30)
-    return True
+    _out, err = proc.communicate()
+    assert proc.returncode == -signal.SIGKILL
+    assert_clean_stderr(err)
 
 
 @pytest.mark.slow
@@ -100,15 +92,12 @@ def test_sigkill_during_index_at_random_moments(tmp_path: Path) -> None:
     for i in range(360):
         put(folder / f"d{i % 6}" / f"img{i:04d}.jpg")
 
-    # Calibrate: a full, unkilled run over the initial folder tells how long a run lasts.
-    started = time.monotonic()
     cli("index", folder, "--db", db, "--threads", "1")
-    full_run = time.monotonic() - started
     assert_store_matches_disk(db, photo_files(folder))
 
     encoder = Registry([REPO / "models"]).encoder("pixels-8x8")
     kills = mid_write = 0
-    timeline: list[tuple[float, bool, bool]] = []  # (delay, killed, store changed before kill)
+    timeline: list[tuple[str, int, str, bool]] = []  # (point, nth, when, store changed)
     for cycle in range(KILL_CYCLES):
         # Give the next run plenty to do: new content, new files, deletions, moves and copies.
         files = [Path(p) for p in photo_files(folder)]
@@ -128,25 +117,23 @@ def test_sigkill_during_index_at_random_moments(tmp_path: Path) -> None:
             put(folder / f"d{rng.randrange(6)}" / f"new{cycle}-{j}.jpg")
         before = _snapshot(db)
 
-        proc = popen_cli(
-            "index", folder, "--db", db, "--threads", "1",
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        if cycle % 2 == 0:  # any moment of the run, start-up and scan included
-            # Within the first 70 % of a calibrated run: a loaded machine makes runs vary
-            # by 2x, and a kill after the run ended tests nothing.
-            delay = rng.uniform(0.0, full_run * 0.7)
-        else:  # a random moment once the run has committed its first batch
-            delay = _first_write(proc, db, before) + rng.uniform(0.0, min(0.15, full_run * 0.3))
-        killed = _kill_after(proc, delay)
-        stderr = proc.stderr.read() if proc.stderr else b""
-        if proc.stderr:
-            proc.stderr.close()
-        assert_clean_stderr(stderr)
-        if killed:
-            kills += 1
-        else:
-            assert proc.returncode == 0, stderr
+        # A random point of the run. Every cycle changes over 270 files, so a run writes at
+        # least 8 batches of 32 and every point below is always reached.
+        point, nth, when = rng.choice(
+            [
+                ("index-scan", 1, "before"),  # start-up: nothing read yet
+                ("index-scan", 1, "after"),  # scanned, nothing written
+                ("index-batch", rng.randint(1, 4), "before"),  # between two batches
+                ("index-batch", rng.randint(1, 4), "after"),  # a batch just committed
+                # Inside the first batch's transaction, rows written, no commit yet (a batch
+                # holds at least 27 new photos: at most 5 of a cycle's changes are moves).
+                ("index-latent", rng.randint(1, 27), "after"),
+            ]
+        )
+        _kill_at(
+            point, nth, when, tmp_path / "ready", "index", folder, "--db", db, "--threads", "1"
+        )
+        kills += 1
 
         # Straight after the kill: intact, nothing doubled, and every photo the store held for
         # a file that did not change since is still there, with the same content.
@@ -162,14 +149,17 @@ def test_sigkill_during_index_at_random_moments(tmp_path: Path) -> None:
             report = Indexer(store, encoder).index_folder(folder)
         assert not report.cancelled and not report.skipped
         after_rerun = _snapshot(db)
-        if killed and after_kill != before and after_kill != after_rerun:
+        # What the kill kept is exactly the batches committed before it.
+        committed = (nth if when == "after" else nth - 1) if point == "index-batch" else 0
+        assert (after_kill != before) == (committed > 0), (point, nth, when)
+        if after_kill != before and after_kill != after_rerun:
             mid_write += 1
-        timeline.append((round(delay, 2), killed, after_kill != before))
+        timeline.append((point, nth, when, after_kill != before))
         assert_store_matches_disk(db, photo_files(folder))
 
-    print(f"index kills: full run {full_run:.2f}s; (delay, killed, wrote):", timeline)
-    assert kills >= KILL_CYCLES // 4, f"only {kills} of {KILL_CYCLES} runs were still running"
-    assert mid_write >= 1, "no kill landed while the store was being written"
+    print("index kills (point, nth, when, wrote):", timeline)
+    assert kills == KILL_CYCLES
+    assert mid_write >= 1, "no kill landed between two written batches"
     rerun = cli("index", folder, "--db", db)
     n = len(photo_files(folder))
     assert f"{n} photos: 0 indexed, {n} unchanged" in rerun.stdout.decode()
@@ -189,25 +179,16 @@ def test_sigkill_during_export_leaves_only_complete_copies(tmp_path: Path) -> No
     originals = tree_digests(folder)
     complete = set(originals.values())
 
-    # Calibrate on a second run: the first one also indexes the folder, and later exports,
-    # which find it indexed, would finish before most of the random kill times.
-    cli("export", folder, "--like", ref, "--to", tmp_path / "warm-up", "--db", db)
-    started = time.monotonic()
-    cli("export", folder, "--like", ref, "--to", tmp_path / "calibrate", "--db", db)
-    full_run = time.monotonic() - started
-
     kills = 0
-    timeline: list[tuple[float, bool, int]] = []  # (delay, killed, files in target)
+    timeline: list[tuple[int, str, int]] = []  # (nth, when, files in target)
     for cycle in range(EXPORT_KILL_CYCLES):
         dest = tmp_path / f"dest{cycle}"
-        proc = popen_cli(
-            "export", folder, "--like", ref, "--to", dest, "--db", db,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        delay = rng.uniform(0.1, full_run * 0.7)
-        killed = _kill_after(proc, delay)
-        kills += killed
-        timeline.append((round(delay, 2), killed, len(os.listdir(dest)) if dest.exists() else 0))
+        # Before or after the n-th copy gets its final name; the 25th is the manifest.
+        nth, when = rng.randint(1, 25), rng.choice(["before", "after"])
+        _kill_at("export-publish", nth, when, tmp_path / "ready",
+                 "export", folder, "--like", ref, "--to", dest, "--db", db)  # fmt: skip
+        kills += 1
+        timeline.append((nth, when, len(os.listdir(dest))))
         names = os.listdir(dest) if dest.exists() else []
         # Every file with a final name is a complete copy; only hidden temporaries may be partial.
         for name in names:
@@ -222,5 +203,5 @@ def test_sigkill_during_export_leaves_only_complete_copies(tmp_path: Path) -> No
         assert all(sha256(dest / n) in complete for n in photos)
         assert len(photos) >= 24
         assert tree_digests(folder) == originals
-    print(f"export kills: full run {full_run:.2f}s; (delay, killed, files):", timeline)
-    assert kills >= 2, f"only {kills} of {EXPORT_KILL_CYCLES} exports were still running"
+    print("export kills (nth, when, files):", timeline)
+    assert kills == EXPORT_KILL_CYCLES

@@ -10,13 +10,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from photosort.core.store import SCHEMA_VERSION, Store
+from tests import paused_cli
 from tests.conftest import REPO, make_photo
 from tests.reliability.data import make_schema_v1 as v1
 from tests.reliability.helpers import (
@@ -233,16 +233,24 @@ def test_previous_schema_through_the_command_line(folder: Path, tmp_path: Path) 
     assert (tmp_path / "old.sqlite3.schema1.bak").exists()
 
 
-SLOW_MIGRATION = r"""
-import sys
+PAUSED_MIGRATION = r"""
+import sys, time
+from pathlib import Path
 from photosort.core import store
-# The real step to schema 2, then a long statement: the process is killed inside the migration
-# transaction, after the ALTER TABLEs ran and before the COMMIT.
-store.MIGRATIONS[1] = store.MIGRATIONS[1] + [
-    "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 2000000000) "
-    "SELECT count(*) FROM c"
-]
-print("opening", flush=True)
+# The real step to schema 2, then a statement that calls back into this process: it writes the
+# ready file and waits there, inside the migration transaction (after the ALTER TABLEs ran,
+# before the COMMIT), until the test's SIGKILL arrives.
+real_connect = store.connect
+def connect(*args, **kwargs):
+    conn = real_connect(*args, **kwargs)
+    def pause():
+        Path(sys.argv[2]).write_text("inside the migration")
+        while True:
+            time.sleep(3600)
+    conn.create_function("pause_here", 0, pause)
+    return conn
+store.connect = connect
+store.MIGRATIONS[1] = store.MIGRATIONS[1] + ["SELECT pause_here()"]
 store.Store(sys.argv[1])
 """
 
@@ -251,16 +259,10 @@ store.Store(sys.argv[1])
 def test_sigkill_in_the_middle_of_a_migration_loses_nothing(tmp_path: Path) -> None:
     db = tmp_path / "old.sqlite3"
     shutil.copy(SCHEMA_V1, db)
-    proc = subprocess.Popen(
-        [sys.executable, "-c", SLOW_MIGRATION, str(db)], stdout=subprocess.PIPE, text=True
-    )
-    assert proc.stdout is not None and proc.stdout.readline() == "opening\n"
-    backup = db.with_name(db.name + ".schema1.bak")
-    deadline = time.monotonic() + 30
-    while not backup.exists() and time.monotonic() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.5)  # inside the long statement of the migration transaction
-    assert proc.poll() is None
+    ready = tmp_path / "ready"
+    proc = subprocess.Popen([sys.executable, "-c", PAUSED_MIGRATION, str(db), str(ready)])
+    paused_cli.wait_ready(proc, ready)
+    assert db.with_name(db.name + ".schema1.bak").exists()
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     conn = sqlite3.connect(db)

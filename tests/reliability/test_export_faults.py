@@ -8,7 +8,6 @@ import errno
 import os
 import signal
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,8 +20,9 @@ from photosort.core import export
 from photosort.core.errors import ExportError
 from photosort.core.export import ExportItem, plan_export, run_export
 from photosort.core.jobs import CancelToken
+from tests import paused_cli
 from tests.conftest import make_photo
-from tests.reliability.helpers import cli, popen_cli, sha256, tree_digests
+from tests.reliability.helpers import cli, sha256, tree_digests
 
 PARTIAL = ".photosort-partial-"
 MANIFEST = "photosort-export.csv"
@@ -402,29 +402,30 @@ def test_a_failed_cleanup_does_not_hide_why_the_export_failed(
 
 
 @pytest.mark.slow
-def test_ctrl_c_during_a_command_line_export(photos: Path, tmp_path: Path, db_path: Path):
+@pytest.mark.parametrize(
+    ("nth", "when"), [(1, "before"), (2, "after"), (4, "before"), (6, "after")]
+)
+def test_ctrl_c_during_a_command_line_export(
+    photos: Path, tmp_path: Path, db_path: Path, nth: int, when: str
+):
+    """Ctrl+C lands at a chosen point of the copy loop: the child stops there (tests.paused_cli)
+    until the signal arrives, so a busy machine cannot let the export finish first."""
     originals = tree_digests(photos)
     ref = photos / "p00.jpg"
     cli("index", photos, "--db", db_path)
-    interrupted = 0
-    for attempt in range(6):  # on a loaded machine an export can finish before the signal lands
-        target = tmp_path / f"out{attempt}"
-        proc = popen_cli(
-            "export", photos, "--like", ref, "--to", target, "--db", db_path,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and proc.poll() is None:
-            if target.exists() and len(os.listdir(target)) >= 1 + attempt % 3:
-                break
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGINT)
-        _out, err = proc.communicate(timeout=60)
-        if proc.returncode == 0:
-            continue  # finished before the signal arrived
-        interrupted += 1
-        assert proc.returncode == 130, err
-        assert err.decode() == "photosort: interrupted\n"
-        _assert_only_complete_copies(target, originals)
-    assert interrupted >= 1
+    target = tmp_path / "out"
+    ready = tmp_path / "ready"
+    proc = paused_cli.popen(
+        "export-publish", nth, when, ready,
+        "export", photos, "--like", ref, "--to", target, "--db", db_path,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    paused_cli.wait_ready(proc, ready)
+    proc.send_signal(signal.SIGINT)
+    _out, err = proc.communicate()
+    assert proc.returncode == 130, err
+    assert err.decode() == "photosort: interrupted\n"
+    copied = _assert_only_complete_copies(target, originals)
+    # Before the n-th copy got its name: n - 1 copies; after: n.
+    assert len(copied) == (nth - 1 if when == "before" else nth)
     assert tree_digests(photos) == originals

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint, Qt
+from PySide6.QtCore import QCoreApplication, QPoint, Qt, QThreadPool
 from PySide6.QtTest import QTest
 
 from photosort.core.indexer import Indexer
@@ -205,17 +204,10 @@ def test_wheel_zoom_is_bounded(qtbot, view):
     assert view.canvas.zoom() == pytest.approx(1.0)
 
 
-def test_fifty_thousand_points_paint_quickly(qtbot, view):
+def test_fifty_thousand_points_paint_and_hit_test(qtbot, view):
     view.show_layout(synthetic(50_000))
     vp = view.canvas.viewport()
-    vp.repaint()
-    times = []
-    for _ in range(5):
-        t = time.perf_counter()
-        vp.repaint()
-        times.append(time.perf_counter() - t)
-    # one pass of numpy and one drawImage; generous bound for a shared CI machine
-    assert float(np.median(times)) < 0.5
+    vp.repaint()  # paints without error; how fast is benchmarks/bench_map.py's business
     view.canvas.zoom_by(6)
     hits = [view._point_at(QPoint(x, 250)) for x in range(0, 600, 40)]
     assert any(h >= 0 for h in hits)
@@ -237,6 +229,9 @@ def test_a_new_load_replaces_the_one_running(qtbot, view, indexed, fits, tmp_pat
     view.load(str(db), str(folder), "pixels-8x8", metric="euclidean")
     view.load(str(db), str(other), "pixels-8x8", metric="euclidean")
     layout = wait_for_map(qtbot, view)
-    qtbot.wait(200)  # a stale result of the first load must not arrive after this one
+    # Let every job of both loads end and deliver what it queued: a stale result of the first
+    # load must not replace this one (waiting on the pool, not a guessed delay).
+    assert QThreadPool.globalInstance().waitForDone(60_000)
+    QCoreApplication.processEvents()
     assert view.layout_ is layout and len(layout) == 17
     assert all(p.startswith(str(other)) for p in layout.paths)
