@@ -7,22 +7,30 @@ starts without torch.
 from __future__ import annotations
 
 import argparse
+import sys
 
 NAME = "train"
 HELP = "train an encoder (AE, VAE, content models) on a folder of photos and export it to ONNX"
 
-ARCHS = ("ae", "vae", "content", "content-vae")
+ARCHS = ("ae", "vae", "content", "content-vae", "general-vae", "reference")
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", required=True, help="folder of photos (sub-folders allowed)")
+    parser.add_argument(
+        "--data",
+        action="append",
+        default=[],
+        help="folder of photos (sub-folders allowed); general-vae takes several (repeat --data)",
+    )
     parser.add_argument(
         "--arch",
         choices=ARCHS,
         default="ae",
         help="ae / vae: pixel autoencoders; content: EfficientNet-Lite features with GeM "
         "pooling and a whitening fitted on --data; content-vae: VAE over those features that "
-        "also reconstructs pixels",
+        "also reconstructs pixels; general-vae: the default content VAE (pooled features, "
+        "PCA whitening fitted without labels on every --data folder, a colour layout, a "
+        "decoder); reference: export the plain ImageNet backbone for photosort eval",
     )
     parser.add_argument("--loss", choices=("mse", "mae"), default="mse", help="pixel loss")
     parser.add_argument("--out", required=True, help="models/NAME: writes NAME.json + ONNX files")
@@ -89,6 +97,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--docs-dir", default="docs/models", help="loss curve and reconstruction grid PNGs"
     )
+    parser.add_argument(
+        "--pooling", choices=("avg", "gem", "max"), default=None, help="general-vae pooling"
+    )
+    parser.add_argument(
+        "--resize", choices=("squash", "center-crop"), default=None, help="general-vae input"
+    )
+    parser.add_argument(
+        "--colour-weight",
+        type=float,
+        default=None,
+        help="general-vae: weight of the 4x4 colour layout appended to the latent (0: none)",
+    )
+    parser.add_argument(
+        "--max-per-collection",
+        type=int,
+        default=None,
+        help="general-vae: fit on at most N photos of each collection (a seeded sample)",
+    )
     parser.add_argument("--name", default=None, help="display name in the manifest")
     parser.add_argument("--description", default=None, help="manifest description")
 
@@ -102,6 +128,20 @@ def run(args: argparse.Namespace) -> int:
     from photosort.training.trainer import DEFAULT_CHECKPOINT_DIR, TrainConfig, train
 
     ckpt = args.checkpoint_dir or str(DEFAULT_CHECKPOINT_DIR)
+    if args.arch == "reference":
+        from photosort.training.general import build_reference_encoder
+
+        build_reference_encoder(args.out, args.backbone, args.input_size)
+        return 0
+    if not args.data:
+        print("photosort train: --data FOLDER is required", file=sys.stderr)
+        return 2
+    if args.arch == "general-vae":
+        return _run_general(args, ckpt)
+    if len(args.data) > 1:
+        print(f"photosort train: --arch {args.arch} takes one --data folder", file=sys.stderr)
+        return 2
+    args.data = args.data[0]
     if args.arch in ("ae", "vae"):
         cfg = TrainConfig(
             data=args.data,
@@ -130,6 +170,37 @@ def run(args: argparse.Namespace) -> int:
         return _run_content(args, ckpt)
     except TrainingInterrupted:  # the distillation saved its checkpoint and said where
         return 3
+
+
+def _run_general(args: argparse.Namespace, ckpt: str) -> int:
+    from photosort.training.general import GeneralRecipe, train_general_vae
+
+    recipe = GeneralRecipe(backbone=args.backbone, seed=args.seed)
+    for field, value in (
+        ("input_size", args.input_size),
+        ("pooling", args.pooling),
+        ("resize", args.resize),
+        ("dims", args.latent),
+        ("colour_weight", args.colour_weight),
+        ("max_per_collection", args.max_per_collection),
+        ("epochs", args.epochs),
+        ("batch_size", args.batch_size),
+        ("lr", args.lr),
+    ):
+        if value is not None:
+            setattr(recipe, field, value)
+    summary = train_general_vae(
+        args.data,
+        args.out,
+        recipe,
+        checkpoint_dir=ckpt,
+        docs_dir=args.docs_dir,
+        threads=args.threads,
+        resume=args.resume,
+        name=args.name,
+        description=args.description,
+    )
+    return 3 if summary.get("interrupted") else 0
 
 
 def _run_content(args: argparse.Namespace, ckpt: str) -> int:

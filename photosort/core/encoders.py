@@ -46,6 +46,9 @@ class ModelInfo:
     version: str
     training_data: str
     default: bool = False
+    #: A reference model (the plain ImageNet backbone): measured by `photosort eval`, never
+    #: offered as an encoder in the app or the command line's model list.
+    reference: bool = False
     manifest_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -107,6 +110,7 @@ def load_manifest(manifest_path: Path) -> ModelInfo:
             version=str(raw.get("version", "0")),
             training_data=str(raw.get("training_data", "")),
             default=bool(raw.get("default", False)),
+            reference=bool(raw.get("reference", False)),
             manifest_path=manifest_path,
             extra=raw,
         )
@@ -251,10 +255,12 @@ class Registry:
                 if info.id not in self._models:
                     self._models[info.id] = info
 
-    def models(self) -> list[ModelInfo]:
-        """Installed models, the default first, then by name."""
+    def models(self, include_references: bool = False) -> list[ModelInfo]:
+        """Installed models, the default first, then by name; reference models (see
+        `ModelInfo.reference`) only when asked for."""
         default = self.default_id()
-        return sorted(self._models.values(), key=lambda m: (m.id != default, m.name.lower()))
+        found = [m for m in self._models.values() if include_references or not m.reference]
+        return sorted(found, key=lambda m: (m.id != default, m.name.lower()))
 
     def default_id(self) -> str:
         if not self._models:
@@ -264,7 +270,10 @@ class Registry:
         if chosen and chosen in self._models:
             return chosen
         flagged = sorted(m.id for m in self._models.values() if m.default)
-        return flagged[0] if flagged else sorted(self._models)[0]
+        if flagged:
+            return flagged[0]
+        usable = sorted(i for i, m in self._models.items() if not m.reference)
+        return usable[0] if usable else sorted(self._models)[0]
 
     def info(self, model_id: str | None = None) -> ModelInfo:
         model_id = model_id or self.default_id()

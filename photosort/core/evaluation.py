@@ -6,6 +6,13 @@ to it, and a photo of the same class counts as a hit. We report the mean average
 all queries (mAP) and the mean precision of the first 10 results (P@10), for every installed
 encoder and for two encoder-free baselines: 8x8 thumbnail pixels (Euclidean) and an HSV colour
 histogram (8x4x4 bins, Hellinger distance). Numpy only: no torch.
+
+Every ranking goes through the app's own :class:`~photosort.core.similarity.LatentIndex`
+(``rank_like``, as ``photosort sort`` and the grid use it), so whatever the ranking does beyond a
+plain distance is what gets measured. ``evaluate_suite`` runs several folders and
+``format_summary`` puts them side by side (models as rows, folders as columns, their mean last).
+Models whose manifest says ``"reference": true`` (the plain ImageNet backbone) are measured like
+every other model but are not offered in the app.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ class EvalRow:
 
     model_id: str
     name: str
-    kind: str  # "encoder", "generative" or "baseline"
+    kind: str  # "encoder", "generative", "reference" or "baseline"
     metric: str
     latent_size: int
     map: float
@@ -102,30 +109,19 @@ def choose_queries(labels: np.ndarray, per_class: int = 10, seed: int = 0) -> np
     return np.asarray(out, dtype=np.int64)
 
 
-def distances(vectors: np.ndarray, queries: np.ndarray, metric: str) -> np.ndarray:
-    """[len(queries), N] distances (smaller = more similar) for "cosine" or "euclidean"."""
-    x = np.asarray(vectors, dtype=np.float64)
-    if metric == "cosine":
-        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-        return 1.0 - x[queries] @ x.T
-    if metric == "euclidean":
-        q = x[queries]
-        d2 = (q * q).sum(1)[:, None] + (x * x).sum(1)[None, :] - 2.0 * q @ x.T
-        return np.sqrt(np.maximum(d2, 0.0))
-    raise ValueError(f"unknown metric {metric!r}")
-
-
 def retrieval_metrics(
     vectors: np.ndarray, labels: np.ndarray, queries: np.ndarray, metric: str, k: int = 10
 ) -> tuple[float, float]:
-    """(mAP, precision@k): each query ranks every other photo (itself left out)."""
-    dist = distances(vectors, queries, metric)
+    """(mAP, precision@k): each query ranks every other photo (itself left out), in the order
+    the app's ranking gives (``LatentIndex.rank_like``)."""
+    from photosort.core.similarity import LatentIndex
+
     labels = np.asarray(labels)
+    index = LatentIndex([str(i) for i in range(len(labels))], np.asarray(vectors), metric)
     aps, precs = [], []
-    for row, q in enumerate(queries):
-        d = dist[row].copy()
-        d[q] = np.inf
-        order = np.argsort(d, kind="stable")[:-1]  # the query itself sorts last: drop it
+    for q in queries:
+        order = index.rank_like([str(int(q))]).order
+        order = order[order != q]  # the query leads its own ranking: leave it out
         hits = labels[order] == labels[q]
         n_rel = int(hits.sum())
         precs.append(float(hits[:k].mean()) if len(hits) else 0.0)
@@ -204,7 +200,7 @@ def evaluate_folder(
         from photosort.core.encoders import Registry
 
         registry = Registry.default()
-    infos = registry.models()
+    infos = registry.models(include_references=True)
     if model_ids:
         wanted = list(model_ids)
         known = {i.id: i for i in infos}
@@ -213,7 +209,7 @@ def evaluate_folder(
         t0 = time.monotonic()
         enc = registry.encoder(info.id)
         vecs = _encode_all(data.paths, info.input_size, info.resize, enc.encode, info.id, progress)
-        kind = "generative" if info.generative else "encoder"
+        kind = "reference" if info.reference else "generative" if info.generative else "encoder"
         add(info.id, info.name, kind, info.metric, vecs, t0, info.default)
     if baselines:
         t0 = time.monotonic()
@@ -266,4 +262,82 @@ def format_table(rows: Sequence[EvalRow]) -> str:
     if rows:
         r = rows[0]
         lines.append(f"{r.photos} photos, {r.queries} queries (query left out of its ranking)")
+    return "\n".join(lines)
+
+
+def evaluate_suite(
+    folders: Sequence[str | Path],
+    model_ids: Sequence[str] | None = None,
+    progress: Progress | None = None,
+    *,
+    per_class: int = 10,
+    seed: int = 0,
+    baselines: bool = True,
+    registry=None,
+) -> dict[str, list[EvalRow]]:
+    """``evaluate_folder`` on each folder, keyed by the folder's name (made unique)."""
+    if registry is None:
+        from photosort.core.encoders import Registry
+
+        registry = Registry.default()
+    out: dict[str, list[EvalRow]] = {}
+    for folder in folders:
+        name = Path(folder).resolve().name or str(folder)
+        key, n = name, 2
+        while key in out:
+            key, n = f"{name} ({n})", n + 1
+
+        def folder_progress(what: str, done: int, total: int, key=key) -> None:
+            if progress is not None:
+                progress(f"{key}: {what}", done, total)
+
+        out[key] = evaluate_folder(
+            folder,
+            model_ids,
+            folder_progress,
+            per_class=per_class,
+            seed=seed,
+            baselines=baselines,
+            registry=registry,
+        )
+    return out
+
+
+def summary_rows(tables: dict[str, list[EvalRow]]) -> list[dict]:
+    """One dict per model: id, kind, mAP per folder and the mean over the folders (best first).
+
+    A model missing from a folder (it could not be measured there) gets no mean, so a mean is
+    always over the same folders as every other model's.
+    """
+    folders = list(tables)
+    by_model: dict[str, dict] = {}
+    for folder, rows in tables.items():
+        for r in rows:
+            entry = by_model.setdefault(
+                r.model_id, {"model": r.model_id, "kind": r.kind, "default": r.default, "map": {}}
+            )
+            entry["map"][folder] = r.map
+    for entry in by_model.values():
+        vals = [entry["map"].get(f) for f in folders]
+        entry["mean"] = None if None in vals else float(np.mean(vals))
+    return sorted(by_model.values(), key=lambda e: -(e["mean"] if e["mean"] is not None else -1))
+
+
+def format_summary(tables: dict[str, list[EvalRow]]) -> str:
+    """Models as rows, folders as columns (mAP), the mean over the folders last."""
+    folders = list(tables)
+    head = ["model", *folders, "mean"]
+    body = []
+    for e in summary_rows(tables):
+        label = e["model"] + (" (default)" if e["default"] else "")
+        cells = [f"{e['map'][f]:.3f}" if f in e["map"] else "-" for f in folders]
+        body.append([label, *cells, "-" if e["mean"] is None else f"{e['mean']:.3f}"])
+    widths = [
+        max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for b in body:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)).rstrip())
+    lines.append("mAP, query left out of its ranking; mean over the folders")
     return "\n".join(lines)

@@ -97,6 +97,8 @@ class Indexer:
         if not os.path.isdir(folder):
             raise DecodeError(f"not a folder: {display_path(folder)}")
         scan = scan_folder(folder)
+        # A model replaced by a new version under the same id: its old latents must go.
+        self.store.use_model_version(self.model_id, self.encoder.info.version)
         report = IndexReport(total=len(scan.files))
         report.skipped.extend(scan.problems)
         known = self.store.photos_under(folder, self.model_id)

@@ -474,6 +474,42 @@ class Store:
             conn.executemany("DELETE FROM failures WHERE path = ?", keys)
         return removed
 
+    # -- model versions ------------------------------------------------------------------------
+
+    def use_model_version(self, model: str, version: str) -> bool:
+        """Record which version of `model` the stored latents come from; when it differs from
+        `version`, forget that model's latents and maps first (returns True then), so latents of
+        a replaced model are never ranked together with the new one's.
+
+        The bookkeeping table is created here, not by a migration: any schema version can carry
+        it. A model with no version recorded yet (a store written before versions were kept)
+        adopts `version` without losing its latents: no shipped model changed under the same id
+        before then, and re-encoding a large library for nothing is what a user would notice.
+        """
+        with self.transaction() as conn:
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS model_versions("
+                "model TEXT PRIMARY KEY, version TEXT NOT NULL)"
+            )
+            row = conn.execute(
+                "SELECT version FROM model_versions WHERE model = ?", (model,)
+            ).fetchone()
+            if row is not None and row[0] == version:
+                return False
+            if row is None:
+                conn.execute(
+                    "INSERT INTO model_versions(model, version) VALUES (?, ?)", (model, version)
+                )
+                return False
+            had = conn.execute("SELECT 1 FROM latents WHERE model = ? LIMIT 1", (model,)).fetchone()
+            conn.execute("DELETE FROM latents WHERE model = ?", (model,))
+            conn.execute("DELETE FROM projections WHERE model = ?", (model,))
+            conn.execute(
+                "INSERT OR REPLACE INTO model_versions(model, version) VALUES (?, ?)",
+                (model, version),
+            )
+            return had is not None
+
     # -- projection cache (the map view) ------------------------------------------------------
 
     def get_projection(self, key: str) -> bytes | None:

@@ -171,3 +171,22 @@ def test_a_folder_that_looks_empty_keeps_its_photos(
         os.rename(hidden, photo_folder)
         again = Indexer(store, pixels_encoder).index_folder(photo_folder)
         assert (again.unchanged, again.decoded) == (12, 0)
+
+
+def test_a_replaced_model_version_is_re_encoded_not_mixed(
+    photo_folder: Path, db_path: Path, pixels_encoder, decode_counter: list[str]
+) -> None:
+    import dataclasses
+
+    from photosort.core.encoders import Encoder
+
+    with Store(db_path) as store:
+        first = Indexer(store, pixels_encoder).index_folder(photo_folder)
+        assert first.indexed == first.total > 0
+        decode_counter.clear()
+        # The same model id, a new version (a retrained model shipped under the old name).
+        newer = Encoder(dataclasses.replace(pixels_encoder.info, version="99.0.0"))
+        again = Indexer(store, newer).index_folder(photo_folder)
+        assert again.indexed == first.total and again.unchanged == 0
+        assert len(decode_counter) == first.total
+        assert len(vectors(store, photo_folder)) == first.total

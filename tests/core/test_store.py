@@ -136,3 +136,24 @@ def test_projection_cache(db_path: Path) -> None:
         assert store.get_projection("k") is None
         store.put_projection("k", "m", b"data")
         assert store.get_projection("k") == b"data"
+
+
+def test_a_new_model_version_forgets_the_old_versions_latents(db_path: Path, tmp_path: Path):
+    photo = str(tmp_path / "a.jpg")
+    with Store(db_path) as store:
+        with store.transaction() as conn:
+            pid = store.upsert_photo(conn, photo, 10, 20, b"h" * 16, 4, 3, None)
+            Store.put_latent(conn, pid, "m", np.ones(4, np.float32))
+            Store.put_latent(conn, pid, "other", np.ones(2, np.float32))
+        store.put_projection("k", "m", b"map")
+        # A store from before versions were kept: the version is adopted, nothing re-encoded.
+        assert store.use_model_version("m", "1.0.0") is False
+        assert store.latents_under(tmp_path, "m")[0] == [photo]
+        assert store.use_model_version("m", "1.0.0") is False
+        # Replaced under the same id: its latents and maps go, other models keep theirs.
+        assert store.use_model_version("m", "2.0.0") is True
+        assert store.latents_under(tmp_path, "m")[0] == []
+        assert store.get_projection("k") is None
+        assert store.latents_under(tmp_path, "other")[0] == [photo]
+    with Store(db_path) as store:  # remembered across opens
+        assert store.use_model_version("m", "2.0.0") is False

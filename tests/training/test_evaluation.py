@@ -69,7 +69,7 @@ def test_hsv_histogram_sums_to_one_and_separates_colours() -> None:
 
 
 class _EmptyRegistry:
-    def models(self) -> list:
+    def models(self, include_references: bool = False) -> list:
         return []
 
 
@@ -93,3 +93,44 @@ def test_folder_without_classes_is_refused(tmp_path: Path) -> None:
     (tmp_path / "only").mkdir()
     with pytest.raises(ValueError):
         scan_labelled(tmp_path)
+
+
+def test_ranking_is_the_apps_own_order() -> None:
+    # retrieval_metrics ranks through LatentIndex.rank_like, the order `photosort sort` prints:
+    # the query leads its own ranking and is left out, ties break by row (path) order.
+    from photosort.core.similarity import LatentIndex
+
+    vecs = np.array([[1.0, 0.0], [1.0, 0.0], [0.9, 0.1], [0.0, 1.0]])
+    labels = np.array([0, 1, 0, 1])
+    order = LatentIndex(["0", "1", "2", "3"], vecs, "cosine").rank_like(["0"]).order
+    assert order.tolist() == [0, 1, 2, 3]
+    m, _ = retrieval_metrics(vecs, labels, np.array([0]), "cosine")
+    assert m == pytest.approx(1 / 2)  # 1 (miss, tied but later row) then 2 (hit at rank 2)
+
+
+def test_suite_gives_one_table_per_folder_and_a_summary(tmp_path: Path) -> None:
+    from photosort.core.evaluation import evaluate_suite, format_summary, summary_rows
+    from tests.training.conftest import make_folder
+
+    a = make_folder(tmp_path / "a" / "colours", per_class=5)
+    b = make_folder(tmp_path / "b" / "colours", per_class=4)
+    seen: list[str] = []
+    tables = evaluate_suite(
+        [a, b],
+        registry=_EmptyRegistry(),
+        per_class=2,
+        progress=lambda what, done, total: seen.append(what),
+    )
+    assert list(tables) == ["colours", "colours (2)"]  # same names made unique, in order
+    assert {r.photos for r in tables["colours"]} == {15}
+    assert {r.photos for r in tables["colours (2)"]} == {12}
+    assert any(w.startswith("colours (2): ") for w in seen)
+    summary = summary_rows(tables)
+    assert {e["model"] for e in summary} == {BASELINE_PIXELS, BASELINE_HISTOGRAM}
+    for e in summary:
+        assert set(e["map"]) == {"colours", "colours (2)"}
+        assert e["mean"] == pytest.approx(np.mean(list(e["map"].values())))
+    text = format_summary(tables)
+    head = text.splitlines()[0].split()
+    assert head[0] == "model" and head[-1] == "mean"
+    assert "colours" in head

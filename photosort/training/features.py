@@ -1,0 +1,141 @@
+"""Pooled backbone features of many photos, cached on disk, for fitting and choosing heads.
+
+The general-purpose content encoder (``general.py``) is fitted on the pooled features of tens of
+thousands of photos, and its design (pooling, whitening, latent size, input size) is chosen by
+comparing variants on held-out photos. Extracting the features is the slow part, so it is done
+once per (backbone, input size, resize mode, photo list) and every pooling the comparison needs
+(average, GeM p=3, max) is kept: a variant then costs a few numpy operations, not a re-run.
+
+Runs the backbone through onnxruntime (several times faster than eager PyTorch on a small CPU),
+with photos decoded by the core's own ``load_for_model`` in a thread pool, so the pixels are
+exactly what the app's indexer gives the shipped encoder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .backbones import BACKBONES, TF_LITE_MEAN, TF_LITE_STD, load_backbone
+from .export import export_onnx
+from .progress import ProgressBar
+
+#: The poolings kept per photo (each [N, 1280] float16).
+POOLINGS = ("avg", "gem", "max")
+
+
+class MultiPooled(nn.Module):
+    """Backbone -> [N, 3*1280]: average, GeM (p=3) and max pooling of the last feature map."""
+
+    def __init__(self, backbone: nn.Module, p: float = 3.0):
+        super().__init__()
+        self.backbone = backbone
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.backbone.extract_features(x)
+        avg = f.mean(dim=(2, 3))
+        gem = f.clamp(min=1e-6).pow(self.p).mean(dim=(2, 3)).pow(1.0 / self.p)
+        mx = f.amax(dim=(2, 3))
+        return torch.cat([avg, gem, mx], dim=1)
+
+
+def _cache_key(backbone: str, size: int, resize: str, paths: list[Path]) -> str:
+    text = "\n".join([backbone, str(size), resize] + [str(p) for p in paths])
+    return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def extract_poolings(
+    paths: list[Path],
+    cache_dir: str | Path,
+    backbone: str = "lite0",
+    size: int | None = None,
+    resize: str = "squash",
+    threads: int = 2,
+    batch_size: int = 32,
+    label: str = "features",
+) -> dict[str, np.ndarray]:
+    """{"avg"|"gem"|"max": float32 [N, 1280]} for ``paths``; unreadable photos give zero rows.
+
+    Cached as one ``.npy`` per call (keyed on the photo list), written through a temporary file
+    so an interrupted run never leaves a half cache; a partial run restarts from its last saved
+    chunk (``*.part.npy`` + ``*.part.n``), so a long extraction survives being stopped.
+    """
+    from photosort.core.decode import load_for_model
+    from photosort.core.errors import DecodeError
+
+    size = size or BACKBONES[backbone][2]
+    cache_dir = Path(cache_dir).expanduser()
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    key = _cache_key(backbone, size, resize, paths)
+    final = cache_dir / f"pool-{backbone}-{size}-{resize}-{key}.npy"
+    if final.exists():
+        arr = np.load(final).astype(np.float32)
+        return {name: arr[:, i * 1280 : (i + 1) * 1280] for i, name in enumerate(POOLINGS)}
+
+    part = cache_dir / f"pool-{backbone}-{size}-{resize}-{key}.part.npy"
+    part_n = cache_dir / f"pool-{backbone}-{size}-{resize}-{key}.part.n"
+    out = np.zeros((len(paths), 3 * 1280), np.float16)
+    start = 0
+    if part.exists() and part_n.exists():
+        start = int(part_n.read_text())
+        out[:start] = np.load(part)[:start]
+
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = max(1, threads)
+    with tempfile.TemporaryDirectory() as tmpdir:
+        onnx_path = Path(tmpdir) / "pooled.onnx"
+        export_onnx(
+            MultiPooled(load_backbone(backbone, size)), torch.zeros(2, 3, size, size), onnx_path
+        )
+        sess = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    name = sess.get_inputs()[0].name
+    mean = np.asarray(TF_LITE_MEAN, np.float32).reshape(1, 3, 1, 1)
+    std = np.asarray(TF_LITE_STD, np.float32).reshape(1, 3, 1, 1)
+
+    def load(p: Path) -> np.ndarray | None:
+        try:
+            return load_for_model(p, (size, size), resize)
+        except (DecodeError, OSError):
+            return None
+
+    bar = ProgressBar(len(paths) - start, f"{label} {backbone}@{size} {resize}")
+    batches = [paths[s : s + batch_size] for s in range(start, len(paths), batch_size)]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+
+        def submit(chunk: list[Path]):
+            return [pool.submit(load, p) for p in chunk]
+
+        # Decode the next batch while the current one runs through the network (one batch
+        # ahead only: Executor.map would decode every photo into memory at once).
+        ahead = submit(batches[0]) if batches else []
+        pos = start
+        for i in range(len(batches)):
+            pixels = [f.result() for f in ahead]
+            ahead = submit(batches[i + 1]) if i + 1 < len(batches) else []
+            ok = [j for j, px in enumerate(pixels) if px is not None]
+            if ok:
+                x = np.stack([pixels[j] for j in ok]).transpose(0, 3, 1, 2).astype(np.float32)
+                feats = sess.run(None, {name: (x / 255.0 - mean) / std})[0]
+                out[pos + np.asarray(ok)] = feats.astype(np.float16)
+            pos += len(pixels)
+            bar.update(len(pixels))
+            if i % 50 == 49:
+                np.save(part, out[:pos])
+                part_n.write_text(str(pos))
+    bar.close()
+    tmp = final.with_suffix(".tmp.npy")
+    np.save(tmp, out)
+    tmp.replace(final)
+    part.unlink(missing_ok=True)
+    part_n.unlink(missing_ok=True)
+    arr = out.astype(np.float32)
+    return {name: arr[:, i * 1280 : (i + 1) * 1280] for i, name in enumerate(POOLINGS)}

