@@ -143,6 +143,12 @@ def _run_command(module: ModuleType, args: argparse.Namespace) -> int:
 
 
 def _run_gui(argv: list[str]) -> int:
+    from photosort.gui_libraries import check_gui_libraries
+
+    problem = check_gui_libraries()  # before Qt loads its plugin (and aborts without them)
+    if problem is not None:
+        print(problem, file=sys.stderr)
+        return 1
     try:
         from photosort.ui.app import run_app
     except ImportError as exc:

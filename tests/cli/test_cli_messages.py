@@ -80,3 +80,17 @@ def test_map_to_a_place_it_cannot_write(photo_folder: Path, tmp_path: Path, db_p
             pytest.skip("cannot mount a read-only tmpfs here")
         proc = run("map", photo_folder, "--quick", "--out", ro / "map.png", "--db", db_path)
     assert_one_plain_line(proc, "cannot write", "Read-only file system")
+
+
+def test_the_readme_tells_the_truth_about_db() -> None:
+    """The README says which subcommands take --db; each of them does."""
+    from photosort.cli import _command_modules, build_parser
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert "`index`, `sort`, `export`, `latents` and `map` take `--db PATH`" in readme
+    parser = build_parser(_command_modules())
+    sub = next(a for a in parser._actions if a.dest == "command")
+    for name in ("index", "sort", "export", "latents", "map"):
+        assert "--db" in sub.choices[name].format_help()
+    for word in ("photosort map", "photosort eval", "photosort train", "--arrange"):
+        assert word in readme
