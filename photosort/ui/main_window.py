@@ -54,6 +54,7 @@ from photosort.ui.photo_model import PhotoModel
 from photosort.ui.settings import AppSettings
 from photosort.ui.snapshot import FolderSnapshot
 from photosort.ui.sorter import SortController, arrange_function
+from photosort.ui.status_bar import ElidingStatusBar
 from photosort.ui.status_panel import StatusPanel
 from photosort.ui.thumbnails import ThumbnailCache
 from photosort.ui.workers import Pools
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self.library = Library(registry, self.db_path, self.pools, self)
         self.sorter = SortController(self.model, self.pools, self)
         self.status = StatusPanel()
+        self.setStatusBar(ElidingStatusBar(self))
         self.statusBar().addPermanentWidget(self.status)
         self.samples = resource_path("samples")
         self.empty = EmptyState(self.samples is not None)
@@ -527,6 +529,7 @@ class MainWindow(QMainWindow):
     def _folder_opened(self, snap: FolderSnapshot) -> None:
         self.model.set_snapshot(snap)
         self.stack.setCurrentIndex(GRID_PAGE)
+        self.grid.scrollToTop()  # a new folder starts at its first photo, not the old place
         self._update_counts(snap)
         if not len(snap):
             self.statusBar().showMessage("No photos in this folder.", 8000)

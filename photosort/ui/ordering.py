@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from photosort.core.errors import PhotoSortError
+from photosort.ui.names import natural_key
 from photosort.ui.snapshot import FAILED, INDEXED, FolderSnapshot
 
 NAME, DATE, SIMILARITY, ARRANGED = "name", "date", "similarity", "arranged"
@@ -37,7 +38,8 @@ class ReferencesNotIndexed(PhotoSortError):
 
 
 def by_name(snap: FolderSnapshot) -> GridOrder:
-    keys = [(os.path.basename(p).casefold(), p) for p in snap.paths]
+    names = snap.names or [os.path.basename(p) for p in snap.paths]
+    keys = [(natural_key(n), p) for n, p in zip(names, snap.paths, strict=True)]
     order = np.asarray(sorted(range(len(keys)), key=keys.__getitem__), np.int64)
     return GridOrder(NAME, order)
 

@@ -57,6 +57,7 @@ class Tile:
     rank: int | None
     distance: float | None
     reference: bool
+    name_spans: tuple[tuple[int, int], ...] = ()  # where it differs from similar names
 
 
 class PhotoModel(QAbstractListModel):
@@ -141,7 +142,10 @@ class PhotoModel(QAbstractListModel):
         if self._distances is not None:
             d = float(self._distances[base])
             distance = None if math.isnan(d) else d
-        return Tile(self._names[base], pm, state, error, rank, distance, base in self._references)
+        spans = snap.name_spans[base] if snap.name_spans else ()
+        return Tile(
+            self._names[base], pm, state, error, rank, distance, base in self._references, spans
+        )
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():

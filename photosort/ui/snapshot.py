@@ -1,8 +1,8 @@
 """What the app knows about one folder for one model, as flat arrays (no Qt).
 
 A snapshot is built on a worker thread (scan + store reads) and handed to the GUI thread whole;
-it is never mutated afterwards, so both threads may read it. The "base order" is the scan's
-path order; every other order is a permutation of it, which keeps a 100,000-photo re-sort cheap.
+it is never mutated afterwards, so both threads may read it. The "base order" is the order by
+name (natural: 2 before 10; then by path), so a folder shows sorted by name from the start; every other order is a permutation of it, which keeps a 100,000-photo re-sort cheap.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from photosort.core.errors import PhotoSortError
 from photosort.core.files import display_path, scan_folder
 from photosort.core.similarity import LatentIndex
 from photosort.core.store import Store
+from photosort.ui.names import distinct_spans, natural_key
 
 #: Per-photo states, kept in a uint8 array.
 PENDING, INDEXED, FAILED = 0, 1, 2
@@ -26,11 +27,13 @@ class FolderSnapshot:
     folder: str
     model_id: str
     metric: str
-    paths: list[str]  # every photo file, sorted by path: the base order
+    paths: list[str]  # every photo file, sorted by name (ordering.by_name): the base order
     sizes: np.ndarray  # int64 per photo
     mtimes: np.ndarray  # int64 ns per photo
     index_of: dict[str, int]  # path -> base index
     names: list[str] = field(default_factory=list)  # file names, computed off the GUI thread
+    # Where each name differs from the most similar ones (ui/names.py), for tiles' short names.
+    name_spans: list[tuple[tuple[int, int], ...]] = field(default_factory=list)
     taken: list[str | None] = field(default_factory=list)  # EXIF date when the store knows it
     state: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint8))
     reasons: dict[int, str] = field(default_factory=dict)  # base index -> why it was skipped
@@ -69,17 +72,20 @@ def scan(folder: str, model_id: str, metric: str) -> FolderSnapshot:
     if not os.access(folder, os.R_OK | os.X_OK):
         raise PhotoSortError(f"cannot read the folder {display_path(folder)}: permission denied")
     result = scan_folder(folder)
-    paths = [e.path for e in result.files]
+    files = sorted(result.files, key=lambda e: (natural_key(os.path.basename(e.path)), e.path))
+    paths = [e.path for e in files]
+    names = [os.path.basename(p) for p in paths]
     n = len(paths)
     return FolderSnapshot(
         folder=folder,
         model_id=model_id,
         metric=metric,
         paths=paths,
-        sizes=np.fromiter((e.size for e in result.files), np.int64, n),
-        mtimes=np.fromiter((e.mtime_ns for e in result.files), np.int64, n),
+        sizes=np.fromiter((e.size for e in files), np.int64, n),
+        mtimes=np.fromiter((e.mtime_ns for e in files), np.int64, n),
         index_of={p: i for i, p in enumerate(paths)},
-        names=[os.path.basename(p) for p in paths],
+        names=names,
+        name_spans=distinct_spans(names),
         taken=[None] * n,
         state=np.zeros(n, np.uint8),
         problems=list(result.problems),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -70,3 +72,13 @@ def test_arranged_keeps_every_photo():
     got = ordering.arranged(snap, lambda v, metric: np.arange(len(v))[::-1])
     assert sorted(got.order.tolist()) == [0, 1, 2, 3]
     assert got.order[-1] == 1
+
+
+def test_name_order_is_natural():
+    names = ["img100.jpg", "IMG10.jpg", "img2.jpg", "img1.jpg", "img0.jpg", "a.jpg", "img01.jpg"]
+    snap = _snapshot([PENDING] * len(names))
+    paths = [f"/f/{n}" for n in names]
+    snap = replace(snap, paths=paths, names=names, index_of={p: i for i, p in enumerate(paths)})
+    got = [names[i] for i in ordering.by_name(snap).order]
+    assert got == ["a.jpg", "img0.jpg", "img1.jpg", "img01.jpg", "img2.jpg", "IMG10.jpg",
+                   "img100.jpg"]  # fmt: skip
