@@ -65,6 +65,7 @@ class Library(QObject):
         self._refresh_handle: TaskHandle | None = None
         self._started = 0.0
         self._first_done: int | None = None
+        self._again = False  # the folder changed during a run: index once more after it
         self._refresh_timer = QTimer(self, interval=REFRESH_INTERVAL)
         self._refresh_timer.timeout.connect(self.refresh)
 
@@ -185,8 +186,11 @@ class Library(QObject):
                     )
                 finally:
                     store.close()
-            # Read the final state on this thread too: the grid gets it with the report.
-            return result, snapshots.with_store(snap, db, extra_skipped=result.skipped)
+            # Read the final state on this thread too: the grid gets it with the report. The
+            # folder is scanned again: files added, removed or renamed since it was opened (or
+            # since the last run) join the grid now, with the same counts as the report.
+            fresh = snapshots.scan(folder, model_id, snap.metric)
+            return result, snapshots.with_store(fresh, db, extra_skipped=result.skipped)
 
         self._started = time.monotonic()
         self._first_done = None
@@ -199,6 +203,16 @@ class Library(QObject):
             on_progress=self._on_progress,
         )
         self._refresh_timer.start()
+
+    def folder_changed(self) -> None:
+        """Files changed on disk (the folder watcher): index and show them, once the run in
+        progress (which may have scanned before the change) has finished."""
+        if self.snapshot is None:
+            return
+        if self.indexing:
+            self._again = True
+        else:
+            self.start_indexing()
 
     def cancel_indexing(self) -> None:
         if self._cancel is not None:
@@ -261,6 +275,7 @@ class Library(QObject):
     # -- internals ----------------------------------------------------------------------------
 
     def _stop_jobs(self) -> None:
+        self._again = False
         self._refresh_timer.stop()
         if self._cancel is not None:
             self._cancel.cancel()
@@ -290,6 +305,9 @@ class Library(QObject):
         self.snapshot = snap
         self.snapshotUpdated.emit(snap)
         self.indexFinished.emit(report)
+        if self._again and not report.cancelled:
+            self._again = False
+            self.start_indexing()
 
     def _index_failed(self, generation: int):
         def failed(message: str) -> None:

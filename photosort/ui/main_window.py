@@ -44,6 +44,7 @@ from photosort.ui.dialogs.preview_dialog import PreviewDialog
 from photosort.ui.dialogs.skipped_dialog import SkippedDialog
 from photosort.ui.empty_state import EmptyState
 from photosort.ui.encoder_choice import EncoderSwitch, display_name, tooltip
+from photosort.ui.folder_watch import FolderWatcher
 from photosort.ui.grid_view import PhotoGrid
 from photosort.ui.icons import action_icon, app_icon
 from photosort.ui.library import IndexProgress, Library
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self.grid = PhotoGrid(self.model)
         self.library = Library(registry, self.db_path, self.pools, self)
         self.sorter = SortController(self.model, self.pools, self)
+        self.watcher = FolderWatcher(self.pools.io, self)
         self.status = StatusPanel()
         self.setStatusBar(ElidingStatusBar(self))
         self.statusBar().addPermanentWidget(self.status)
@@ -329,6 +331,7 @@ class MainWindow(QMainWindow):
         lib.indexFinished.connect(self._index_finished)
         lib.referencesIndexed.connect(lambda _: self.sorter.apply())
         lib.error.connect(self.show_error)
+        self.watcher.changed.connect(lib.folder_changed)
         lib.busy.connect(lambda text: self.statusBar().showMessage(text, 4000))
         self.sorter.needsIndexing.connect(lib.index_first)
         self.sorter.orderApplied.connect(self._order_applied)
@@ -530,6 +533,7 @@ class MainWindow(QMainWindow):
         self.model.set_snapshot(snap)
         self.stack.setCurrentIndex(GRID_PAGE)
         self.grid.scrollToTop()  # a new folder starts at its first photo, not the old place
+        self.watcher.watch(snap.folder)  # photos added, changed or removed show up by themselves
         self._update_counts(snap)
         if not len(snap):
             self.statusBar().showMessage("No photos in this folder.", 8000)
@@ -538,12 +542,22 @@ class MainWindow(QMainWindow):
 
     def _snapshot_updated(self, snap: FolderSnapshot) -> None:
         current = self.model.snapshot
-        if current is None or len(current.paths) != len(snap.paths):
-            self.model.set_snapshot(snap)
+        if current is None or (current.paths is not snap.paths and current.paths != snap.paths):
+            self._show_other_files(snap)
         else:
             self.model.update_snapshot(snap)
         self.sorter.on_snapshot_updated(snap)
         self._update_counts(snap)
+
+    def _show_other_files(self, snap: FolderSnapshot) -> None:
+        """The folder's files changed (added, removed, renamed): show the new list, keeping
+        the selection and the scroll position; the sorter then restores the current order."""
+        selected = self.grid.selected_paths()
+        scroll = self.grid.verticalScrollBar().value()
+        self.model.set_snapshot(snap)
+        if selected:
+            self.grid.select_paths(selected, scroll=False)
+        self.grid.verticalScrollBar().setValue(scroll)
 
     def _update_counts(self, snap: FolderSnapshot) -> None:
         self.status.set_counts(len(snap), snap.indexed_count, len(snap.skipped))
@@ -682,6 +696,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Stop background work and wait briefly for it (a batch in flight finishes)."""
         self.library.close()
+        self.watcher.stop(wait=True)
         self.thumbnails.shutdown()
         self.pools.wait(15_000)
 
