@@ -65,11 +65,36 @@ def _differences(a: str, b: str) -> tuple[list[Span], list[Span]]:
     return spans_a, spans_b
 
 
+def _numbered_groups(stems: Sequence[str]) -> dict[tuple[str, ...], list[int]]:
+    """Names alike but for their numbers ("IMG_#", "holiday #-#-# at #.#.#"), grouped."""
+    groups: dict[tuple[str, ...], list[int]] = {}
+    for i, stem in enumerate(stems):
+        words = _TOKEN.findall(stem)
+        if any(w.isdigit() for w in words):
+            key = tuple("#" if w.isdigit() else w for w in words)
+            groups.setdefault(key, []).append(i)
+    return groups
+
+
 def distinct_spans(names: Sequence[str]) -> list[tuple[Span, ...]]:
-    """For each name, the parts in which it differs from its neighbours in sorted order."""
+    """For each name, the parts that tell it from the names most like it: every number that
+    varies among names alike but for their numbers, and where it differs from its neighbours
+    in sorted order (a copy's " (2)", a changed word)."""
     stems = [os.path.splitext(n)[0] for n in names]
     order = sorted(range(len(names)), key=names.__getitem__)
     spans: list[list[Span]] = [[] for _ in names]
+    for members in _numbered_groups(stems).values():
+        if len(members) < 2:
+            continue
+        tokens = {i: _tokens(stems[i]) for i in members}
+        first = tokens[members[0]]
+        varying = [
+            k
+            for k in range(len(first))
+            if len({stems[i][slice(*tokens[i][k])] for i in members}) > 1
+        ]
+        for i in members:
+            spans[i] += [tokens[i][k] for k in varying]
     for a, b in zip(order, order[1:], strict=False):
         if stems[a] == stems[b]:
             continue  # only the extension differs, and it is always shown
@@ -111,7 +136,13 @@ def _shortest_fitting(
         for length in range(max(e - s for s, e in kept), 0, -1):
             keep = [False] * stem_len + [True] * (len(name) - stem_len)
             for s, e in kept:
-                for i in range(s, min(e, s + length)):
+                # A number's last digits tell 0001 from 0002; a word's first letters, words.
+                part = (
+                    range(max(s, e - length), e)
+                    if name[s:e].isdigit()
+                    else range(s, min(e, s + length))
+                )
+                for i in part:
                     keep[i] = True
             if fits(_render(name, keep)):
                 return keep

@@ -48,3 +48,13 @@ def test_with_the_tiles_real_font(qapp) -> None:
         for n, s in zip(NAMES, spans, strict=True)
     ]
     assert len(set(short)) == len(NAMES), short
+
+
+def test_names_alike_but_for_two_numbers() -> None:
+    """Sorted neighbours differ only in the seconds; a day apart, names still must differ."""
+    names = [f"Pictures from the holiday 2015-04-1{d} at 20.12.2{s} - reference.jpg"
+             for d in (0, 1) for s in range(3, 7)]  # fmt: skip
+    spans = distinct_spans(names)
+    for chars in (12, 15, 22, 40):
+        short = [elide_keeping(n, s, lambda t, c=chars: len(t) <= c) for n, s in zip(names, spans, strict=True)]  # fmt: skip
+        assert len(set(short)) == len(names), short
