@@ -47,3 +47,14 @@ def plain_reason(exc: OSError) -> str:
     if name in _PLAIN_REASONS:
         return _PLAIN_REASONS[name]
     return exc.strerror or exc.__class__.__name__
+
+
+def describe(exc: BaseException) -> str:
+    """An unexpected exception in words for a message: a disk problem as plain words with its
+    file (never `[Errno N] ...`), anything else as its type and text."""
+    if isinstance(exc, OSError):
+        import os
+
+        where = f": {os.fsdecode(exc.filename)}" if exc.filename else ""
+        return f"{plain_reason(exc)}{where}"
+    return f"{exc.__class__.__name__}: {exc}"

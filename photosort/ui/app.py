@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from photosort import __version__, paths
 from photosort.core.encoders import Registry
+from photosort.core.errors import describe
 from photosort.ui.icons import app_icon
 from photosort.ui.main_window import MainWindow
 from photosort.ui.settings import AppSettings
@@ -95,7 +96,7 @@ def run_app(folder: str | None = None) -> int:
         window = create_main_window(folder)
     except Exception as exc:
         log.error("cannot start\n%s", traceback.format_exc())
-        QMessageBox.critical(None, "PhotoSort", f"PhotoSort cannot start: {exc}")
+        QMessageBox.critical(None, "PhotoSort", f"PhotoSort cannot start: {describe(exc)}")
         return 1
     holder.append(window)
     window.show()

@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from photosort.core.errors import PhotoSortError
+from photosort.core.errors import PhotoSortError, describe
 from photosort.core.indexer import IndexReport
 from photosort.core.jobs import CancelToken, Progress
 
@@ -141,4 +141,4 @@ def _child(
         messages.put(("error", str(exc)))
     except BaseException as exc:  # the parent shows it; the traceback goes to stderr/log
         traceback.print_exc()
-        messages.put(("error", f"unexpected error while indexing: {exc.__class__.__name__}: {exc}"))
+        messages.put(("error", f"unexpected error while indexing: {describe(exc)}"))

@@ -20,7 +20,7 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
 from photosort.core.decode import make_thumbnail
-from photosort.core.errors import DecodeError
+from photosort.core.errors import DecodeError, describe
 from photosort.ui.workers import lower_thread_priority
 
 log = logging.getLogger("photosort.ui.thumbnails")
@@ -108,7 +108,7 @@ class _Drain(QRunnable):
                 image, error = QImage(), str(exc) or "cannot read"
             except Exception as exc:  # never lose a worker to one bad file
                 log.exception("thumbnail failed for %s", path)
-                image, error = QImage(), f"{exc.__class__.__name__}: {exc}"
+                image, error = QImage(), describe(exc)
             owner._relay.done.emit(f"{generation}\0{display}\0{path}", image, error)
 
 

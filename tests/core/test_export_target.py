@@ -109,3 +109,16 @@ def test_plain_reasons_have_no_errno() -> None:
     for code in (errno.EACCES, errno.EROFS, errno.ENOSPC, errno.EEXIST, errno.ENOTDIR):
         text = plain_reason(OSError(code, os.strerror(code)))
         assert "Errno" not in text and "File exists" not in text and text
+
+
+def test_unexpected_disk_errors_are_described_in_words() -> None:
+    import errno
+
+    from photosort.core.errors import describe
+
+    text = describe(PermissionError(errno.EACCES, "Permission denied", "/x/y.jpg"))
+    assert text == "Permission denied: /x/y.jpg"
+    assert describe(FileExistsError(errno.EEXIST, "File exists", "/t")).startswith(
+        "a file with that name is in the way"
+    )
+    assert describe(ValueError("odd")) == "ValueError: odd"

@@ -85,3 +85,20 @@ def test_a_target_that_is_a_file_says_so(qtbot, make_window, tmp_path):
         dialog.export_button.click()
     assert "is a file, not a folder" in blocker.args[0]
     assert "File exists" not in dialog.status.text() and "Errno" not in dialog.status.text()
+
+
+def test_a_worker_disk_error_reaches_the_user_in_words(qtbot) -> None:
+    import errno
+
+    from PySide6.QtCore import QThreadPool
+
+    from photosort.ui.workers import run_task
+
+    messages: list[str] = []
+
+    def job() -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", "/photos/a.jpg")
+
+    run_task(job, lambda _r: None, messages.append, pool=QThreadPool.globalInstance())
+    qtbot.waitUntil(lambda: bool(messages), timeout=INDEX_TIMEOUT)
+    assert messages == ["Permission denied: /photos/a.jpg"]
