@@ -28,6 +28,10 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     # The fixed 8×8 encoder keeps tests fast and their expectations independent of which
     # trained model ships as the default.
     monkeypatch.setenv("PHOTOSORT_MODEL", "pixels-8x8")
+    # Every test has a fresh numba cache: warming the map's UMAP kernels (a minute of
+    # compiling) after each test's first index would only load the machine. Its own tests
+    # turn it back on with a stand-in.
+    monkeypatch.setenv("PHOTOSORT_MAP_WARMUP", "0")
     return home
 
 

@@ -141,6 +141,57 @@ def _enable_umap_caching() -> None:
                     value.enable_caching()
 
 
+# -- the first-ever layout: numba compiling -----------------------------------------------------
+
+#: What the map says while umap's kernels are compiled for the first time on this machine.
+FIRST_TIME_MESSAGE = "preparing the map (first time only, about a minute)"
+
+
+def _warm_marker() -> str:
+    """A file in numba's cache folder saying umap's kernels are compiled and cached there, for
+    these versions of umap and numba (a new version compiles again)."""
+    from importlib import metadata
+
+    def version(name: str) -> str:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return "none"
+
+    cache = os.environ.get("NUMBA_CACHE_DIR") or numba_cache_dir()
+    return os.path.join(
+        cache, f"photosort-warm-umap{version('umap-learn')}-numba{version('numba')}"
+    )
+
+
+def umap_is_warm() -> bool:
+    """True when a UMAP fit has run on this machine with the current umap and numba, so its
+    kernels load from numba's cache instead of compiling (~40 s on a fresh install)."""
+    return os.path.exists(_warm_marker())
+
+
+def _mark_warm() -> None:
+    with contextlib.suppress(OSError):
+        marker = _warm_marker()
+        os.makedirs(os.path.dirname(marker), exist_ok=True)
+        with open(marker, "w", encoding="utf-8") as f:
+            f.write("umap's numba kernels are compiled and cached in this folder\n")
+
+
+def warm_up(photos: int = 300, dim: int = 32) -> None:
+    """Compile umap's kernels into numba's on-disk cache with a small fit of random vectors
+    (and a transform, which placing new photos uses), so that the user's first real map does
+    not wait for the compiler. Run it in the background (the app: a child process after the
+    first index); it does nothing when already warm."""
+    if umap_is_warm():
+        return
+    rng = np.random.default_rng(0)
+    x = prepare_vectors(rng.normal(size=(photos, dim)).astype(np.float32), "euclidean")
+    reducer = _fit_umap(x, pca_layout(x), default_epochs(photos), None)
+    _transform(reducer, x[:8])
+    _mark_warm()
+
+
 # -- layouts ------------------------------------------------------------------------------------
 
 
@@ -500,8 +551,9 @@ def compute_map(
         return finish("pca", start)
     if preview is not None:
         preview(MapLayout(paths, normalise(start), "pca"))
-    stage(1, "finding neighbours")
+    stage(1, "finding neighbours" if umap_is_warm() else FIRST_TIME_MESSAGE)
     reducer = _fit_umap(x, start, epochs or default_epochs(n), cancel)
+    _mark_warm()
     stage(3, "saving the map")
     raw = np.asarray(reducer.embedding_, dtype=np.float32)
     meta = {"set": wanted, "n": n, "dim": int(x.shape[1]), "metric": metric}
@@ -574,5 +626,7 @@ __all__ = [
     "normalise",
     "pca_layout",
     "prepare_numba",
+    "umap_is_warm",
+    "warm_up",
     "default_epochs",
 ]

@@ -49,6 +49,7 @@ from photosort.ui.grid_view import PhotoGrid
 from photosort.ui.icons import action_icon, app_icon
 from photosort.ui.library import IndexProgress, Library
 from photosort.ui.map_panel import MapPanel, map_view_class
+from photosort.ui.map_warmup import MapWarmUp
 from photosort.ui.ordering import GridOrder
 from photosort.ui.photo_menu import PhotoActions, build_photo_menu
 from photosort.ui.photo_model import PhotoModel
@@ -126,6 +127,7 @@ class MainWindow(QMainWindow):
         )
         view_class = map_view_class()
         self.map_panel = MapPanel(self, view_class) if view_class is not None else None
+        self.map_warmup = MapWarmUp(parent=self)
 
         self._build_actions()
         self._build_menus()
@@ -262,6 +264,8 @@ class MainWindow(QMainWindow):
             self.map_action = self.map_panel.toggle_action()
             self.map_action.setIcon(action_icon("map"))
             view.addAction(self.map_action)
+            if (fit := getattr(self.map_panel.view, "fit_action", None)) is not None:
+                view.addAction(fit)
         index = bar.addMenu("&Index")
         self.encoder_menu = index.addMenu("&Encoder")
         index.addSeparator()
@@ -357,6 +361,8 @@ class MainWindow(QMainWindow):
             self.map_panel.selectionChanged.connect(self._map_selected)
             self.map_panel.sortRequested.connect(self.sort_like)
             self.map_panel.activated.connect(self.show_preview)
+            self.map_panel.arrangeRequested.connect(self.arrange)
+            self.map_panel.set_arrange_available(self.arrange_action.isVisible())
 
     def _restore(self) -> None:
         s = self.settings
@@ -577,6 +583,8 @@ class MainWindow(QMainWindow):
         snap = self.library.snapshot
         if self.map_panel is not None and snap is not None and not report.cancelled:
             self.map_panel.reload(self.db_path, snap.folder, snap.model_id)
+            # Compile the map's kernels now, in the background, so the first map is quick.
+            self.map_warmup.start()
 
     def _order_applied(self, order: GridOrder, fresh: bool) -> None:
         self._check_mode_action(order.mode)
@@ -587,6 +595,8 @@ class MainWindow(QMainWindow):
             if self.map_panel is not None:
                 top = self.model.paths_in_order()[: 1 + len(order.references) + 24]
                 self.map_panel.set_highlight(list(order.references), top[len(order.references) :])
+        elif self.map_panel is not None:
+            self.map_panel.clear_highlight()  # by name, date or arranged: no reference
 
     def _check_mode_action(self, mode: str) -> None:
         action = {
@@ -697,6 +707,7 @@ class MainWindow(QMainWindow):
         """Stop background work and wait briefly for it (a batch in flight finishes)."""
         self.library.close()
         self.watcher.stop(wait=True)
+        self.map_warmup.shutdown()
         self.thumbnails.shutdown()
         self.pools.wait(15_000)
 

@@ -34,6 +34,7 @@ class MapPanel(QObject):
     selectionChanged = Signal(list)
     sortRequested = Signal(list)
     activated = Signal(str)
+    arrangeRequested = Signal()
 
     def __init__(self, window: QMainWindow, view_class: type[QWidget]) -> None:
         super().__init__(window)
@@ -51,6 +52,8 @@ class MapPanel(QObject):
         self.view.selectionChanged.connect(self._map_selected)
         self.view.sortRequested.connect(self.sortRequested)
         self.view.activated.connect(self.activated)
+        if hasattr(self.view, "arrangeRequested"):
+            self.view.arrangeRequested.connect(self.arrangeRequested)
         self.dock.visibilityChanged.connect(self._maybe_load)
 
     def toggle_action(self):
@@ -94,6 +97,13 @@ class MapPanel(QObject):
 
     def set_highlight(self, references: list[str], neighbours: list[str]) -> None:
         self.view.set_highlight(references, neighbours[:NEIGHBOURS])
+
+    def clear_highlight(self) -> None:
+        """The grid is no longer ordered by similarity: no reference to mark."""
+        self.view.set_highlight([], [])
+
+    def set_arrange_available(self, available: bool) -> None:
+        self.view.offer_arrange = available
 
     def _map_selected(self, paths: list) -> None:
         if self._syncing:

@@ -3,9 +3,11 @@
 Built for 50,000 photos: there is no QGraphicsItem per photo. The view paints the whole map
 itself in `drawBackground`: the visible points are found with numpy, stamped as dots into one
 ARGB image the size of the viewport and drawn in a single call (a few ms for 50,000 points).
-Zoomed in far enough that a thumbnail would be at least `MIN_THUMB` pixels, one thumbnail is
-drawn per thumbnail-sized cell of the screen (the photo nearest the cell's centre) and the
-others stay dots, so piles never form and at most a few hundred thumbnails are ever drawn.
+At every zoom, photos get a thumbnail where it fits (at least `FIT_THUMB` pixels, larger when
+zoomed in): one candidate per thumbnail-sized cell of the screen (the photo nearest the cell's
+centre), kept only if it does not overlap a thumbnail already placed; the others stay dots, so
+piles never form and at most a few hundred thumbnails are ever drawn. Hovering a photo shows a
+larger thumbnail and its name.
 
 Work off the GUI thread: the map job (its own `Store`, `compute_map` with a PCA preview shown
 as soon as it exists, then the UMAP refinement) runs through `workers.run_task`; thumbnails
@@ -15,7 +17,9 @@ requests.
 
 Mouse: wheel zooms under the cursor, drag pans, Shift+drag selects with a rubber band
 (Ctrl adds), click selects a photo (Ctrl toggles), double-click opens it, right-click offers
-"Sort by similarity to this". `selectionChanged` is emitted for user actions only.
+"Sort by similarity to this" (on empty space: Fit and Arrange). Until the user zooms or pans,
+the whole map is fitted to the view again whenever the view changes size; the Fit button (and
+Ctrl+Shift+M) come back to that. `selectionChanged` is emitted for user actions only.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from PySide6.QtGui import (
     QColor,
     QContextMenuEvent,
     QImage,
+    QKeySequence,
     QMouseEvent,
     QPainter,
     QPen,
@@ -53,13 +58,15 @@ from PySide6.QtGui import (
     QWheelEvent,
 )
 from PySide6.QtWidgets import (
+    QFrame,
     QGraphicsScene,
     QGraphicsView,
+    QHBoxLayout,
     QLabel,
     QMenu,
     QProgressBar,
     QRubberBand,
-    QToolTip,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -74,9 +81,12 @@ SCENE = 1000.0
 MARGIN = 40.0
 #: Thumbnail side in scene units: about 40 thumbnails across the whole map.
 THUMB_SCENE = SCENE / 40
-MIN_THUMB = 28  # px: below this the map shows dots only
+FIT_THUMB = 44  # px: the thumbnail side at the default (fitted) zoom
 MAX_THUMB = 160  # px
-THUMB_LOAD_SIDE = 160  # px decoded; drawn scaled
+HOVER_THUMB = 200  # px: the hover card's thumbnail
+#: A selection or highlight larger than this does not force every one of its thumbnails.
+MAX_FORCED_THUMBS = 400
+THUMB_LOAD_SIDE = HOVER_THUMB  # px decoded; drawn scaled
 THUMB_CACHE = 3000  # pixmaps kept in memory
 MAX_ZOOM = 400.0  # relative to "whole map fits"
 HOVER_RADIUS = 8  # px
@@ -127,6 +137,36 @@ def pick_cells(px: np.ndarray, py: np.ndarray, cell: float) -> np.ndarray:
     first = np.ones(len(order), bool)
     first[1:] = cells[order][1:] != cells[order][:-1]
     return order[first]
+
+
+def non_overlapping(px: np.ndarray, py: np.ndarray, side: float, forced: int = 0) -> list[int]:
+    """Indices of the points (in priority order) whose `side`-square, centred on the point,
+    overlaps no square kept before it; the first `forced` are kept whatever they overlap.
+
+    A grid of `side`-cells holds what is kept, so each test looks at 9 cells: linear in the
+    number of candidates (a few hundred per paint)."""
+    kept: list[int] = []
+    cells: dict[tuple[int, int], list[int]] = {}
+    for i in range(len(px)):
+        x, y = float(px[i]), float(py[i])
+        cx, cy = int(np.floor(x / side)), int(np.floor(y / side))
+        if i >= forced:
+            clash = False
+            for gx in (cx - 1, cx, cx + 1):
+                for gy in (cy - 1, cy, cy + 1):
+                    for j in cells.get((gx, gy), ()):
+                        if abs(float(px[j]) - x) < side and abs(float(py[j]) - y) < side:
+                            clash = True
+                            break
+                    if clash:
+                        break
+                if clash:
+                    break
+            if clash:
+                continue
+        kept.append(i)
+        cells.setdefault((cx, cy), []).append(i)
+    return kept
 
 
 # -- thumbnails ------------------------------------------------------------------------------
@@ -271,6 +311,9 @@ class _Canvas(QGraphicsView):
         self._band_origin = QPoint()
         self._band_extend = False
         self._hover = -1
+        #: True until the user zooms or pans: then a resize fits the whole map again.
+        self.fitted = True
+        self._relative_zoom = 1.0
 
     # zoom ---------------------------------------------------------------------------------
 
@@ -284,15 +327,32 @@ class _Canvas(QGraphicsView):
         return self.transform().m11() / self.fit_scale()
 
     def fit_all(self) -> None:
+        """Every photo in view, as large as the view allows (the photos' bounding box, plus
+        room for half a thumbnail, rather than the whole unit square)."""
+        self.fitted = True
         self.resetTransform()
-        s = self.fit_scale()
+        base = self.fit_scale()
+        box = self.owner.bounds()
+        if box is None:
+            self._relative_zoom = 1.0
+            self.scale(base, base)
+            self.centerOn(SCENE / 2, SCENE / 2)
+            return
+        vp = self.viewport().size()
+        room = FIT_THUMB  # px kept free around the photos: edge thumbnails are not cut off
+        w = max(vp.width() - 2 * room, 1) / max(box.width(), 1e-6)
+        h = max(vp.height() - 2 * room, 1) / max(box.height(), 1e-6)
+        s = min(max(min(w, h), base), base * MAX_ZOOM / 4)
+        self._relative_zoom = s / base
         self.scale(s, s)
-        self.centerOn(SCENE / 2, SCENE / 2)
+        self.centerOn(box.center())
 
     def zoom_by(self, factor: float, under_mouse: bool = False) -> None:
         """Zoom about the view's centre (or the point under the mouse), within limits."""
         target = min(max(self.zoom() * factor, 1.0), MAX_ZOOM)
         factor = target / self.zoom()
+        self.fitted = target <= 1.0 + 1e-9 and self.fitted
+        self._relative_zoom = target
         self.setTransformationAnchor(
             QGraphicsView.ViewportAnchor.AnchorUnderMouse
             if under_mouse
@@ -308,11 +368,22 @@ class _Canvas(QGraphicsView):
         event.accept()
 
     def resizeEvent(self, event) -> None:  # noqa: N802
-        keep = self.zoom() if self.transform().m11() > 0 else 1.0
+        # Untouched by the user: the whole map fits the new size (nothing cut off at the
+        # right when the window or the panel grows or shrinks). Zoomed in: same zoom, same
+        # centre.
+        # (The viewport has its new size already: the zoom to keep is the one last set.)
+        old = event.oldSize()
+        centre = self.mapToScene(QRect(QPoint(0, 0), old).center()) if old.isValid() else None
         super().resizeEvent(event)
+        if self.fitted:
+            self.fit_all()
+            return
+        keep = self._relative_zoom
         self.resetTransform()
         s = self.fit_scale() * max(keep, 1.0)
         self.scale(s, s)
+        if centre is not None:
+            self.centerOn(centre)
 
     # painting -----------------------------------------------------------------------------
 
@@ -335,6 +406,7 @@ class _Canvas(QGraphicsView):
             else:
                 self._press = event.position().toPoint()
                 self._panning = False
+            self.owner._hover_changed(-1, QPoint())
             event.accept()
             return
         super().mousePressEvent(event)
@@ -355,6 +427,7 @@ class _Canvas(QGraphicsView):
         event.accept()
 
     def _pan(self, delta: QPoint) -> None:
+        self.fitted = False
         # Scroll bars are hidden but still move the view; translate the centre otherwise.
         centre = self.mapToScene(self.viewport().rect().center())
         s = self.transform().m11()
@@ -382,24 +455,90 @@ class _Canvas(QGraphicsView):
         event.accept()
 
     def contextMenuEvent(self, event: QContextMenuEvent) -> None:  # noqa: N802
+        self.owner._hover_changed(-1, QPoint())
         menu = self.owner.context_menu(event.pos())
-        if menu is not None:
-            menu.exec(event.globalPos())
+        menu.exec(event.globalPos())
         event.accept()
 
     def _update_hover(self, pos: QPoint, global_pos: QPoint) -> None:
         index = self.owner._point_at(pos)
         if index == self._hover:
+            if index >= 0:
+                self.owner._hover_changed(index, pos)  # the card follows the mouse
             return
         self._hover = index
-        if index >= 0:
-            QToolTip.showText(global_pos, os.path.basename(self.owner._paths[index]), self)
-        else:
-            QToolTip.hideText()
+        self.owner._hover_changed(index, pos)
 
     def leaveEvent(self, event) -> None:  # noqa: N802
         self._hover = -1
+        self.owner._hover_changed(-1, QPoint())
         super().leaveEvent(event)
+
+
+class HoverCard(QFrame):
+    """A larger thumbnail and the name of the photo under the mouse."""
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setObjectName("mapHoverCard")
+        self.setFrameShape(QFrame.Shape.Box)
+        self.setStyleSheet(
+            "#mapHoverCard { background: #202124; border: 1px solid #9aa0a6; }"
+            " QLabel { color: #e8eaed; }"
+        )
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.image = QLabel(self)
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setFixedSize(HOVER_THUMB, HOVER_THUMB)
+        self.name = QLabel(self)
+        self.name.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.name.setWordWrap(True)
+        self.name.setMaximumWidth(HOVER_THUMB)
+        box = QVBoxLayout(self)
+        box.setContentsMargins(4, 4, 4, 4)
+        box.setSpacing(2)
+        box.addWidget(self.image)
+        box.addWidget(self.name)
+        self.path = ""
+        self.hide()
+
+    def show_for(self, path: str, pixmap: QPixmap | None, pos: QPoint) -> None:
+        if path != self.path:
+            self.path = path
+            self.name.setText(os.path.basename(path))
+            self.set_pixmap(pixmap)
+        self.adjustSize()
+        self._place(pos)
+        self.show()
+        self.raise_()
+
+    def set_pixmap(self, pixmap: QPixmap | None) -> None:
+        if pixmap is None or pixmap.isNull():
+            self.image.clear()
+            self.image.setText("…")
+            return
+        self.image.setPixmap(
+            pixmap.scaled(
+                HOVER_THUMB,
+                HOVER_THUMB,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
+
+    def _place(self, pos: QPoint) -> None:
+        """Beside the mouse, inside the view, never under the pointer."""
+        area = self.parentWidget().rect()
+        x, y = pos.x() + 16, pos.y() + 16
+        if x + self.width() > area.right():
+            x = pos.x() - 16 - self.width()
+        if y + self.height() > area.bottom():
+            y = pos.y() - 16 - self.height()
+        self.move(max(0, x), max(0, y))
+
+    def dismiss(self) -> None:
+        self.path = ""
+        self.hide()
 
 
 class MapView(QWidget):
@@ -408,7 +547,9 @@ class MapView(QWidget):
     selectionChanged = Signal(list)  # paths; user actions only
     sortRequested = Signal(list)  # paths to sort by (right-click)
     activated = Signal(str)  # a photo double-clicked or "Open"
+    arrangeRequested = Signal()  # "Arrange by Similarity" from the menu on empty space
     mapReady = Signal()  # a (preview or final) map is on screen
+    thumbnailShown = Signal(str)  # the hover card got its thumbnail
 
     def __init__(self, parent: QWidget | None = None, *, refine: bool = True) -> None:
         super().__init__(parent)
@@ -429,23 +570,47 @@ class MapView(QWidget):
         self._task = None
         self._cancel: CancelToken | None = None
         self._closed = False
+        #: The thumbnails drawn by the last paint, (row, viewport rect), topmost last.
+        self._drawn: list[tuple[int, QRectF]] = []
+        #: Offer "Arrange by Similarity" on empty space (the window knows if it can).
+        self.offer_arrange = True
 
         self.canvas = _Canvas(self)
+        self.card = HoverCard(self.canvas.viewport())
+        self.fit_action = QAction("Fit the Whole Map", self)
+        self.fit_action.setShortcut(QKeySequence("Ctrl+Shift+M"))
+        self.fit_action.setToolTip("Show the whole map (Ctrl+Shift+M)")
+        self.fit_action.triggered.connect(self.fit)
+        self.addAction(self.fit_action)
+        fit_button = QToolButton(self)
+        fit_button.setObjectName("mapFit")
+        fit_button.setDefaultAction(self.fit_action)
+        fit_button.setText("Fit")
+        fit_button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.status = QLabel(self)
         self.status.setObjectName("mapStatus")
         self.progress = QProgressBar(self)
         self.progress.setTextVisible(True)
         self.progress.setMaximumHeight(16)
         self.progress.hide()
-        self.hint = QLabel("Wheel: zoom · Drag: pan · Shift+drag: select · Right-click: sort", self)
+        self.hint = QLabel("Wheel: zoom · Drag: pan · Shift+drag: select", self)
+        self.hint.setToolTip(
+            "Wheel: zoom · Drag: pan · Shift+drag: select · Click: select · "
+            "Double-click: open · Right-click: sort by a photo, or fit and arrange"
+        )
         self.hint.setObjectName("mapHint")
         self.hint.setStyleSheet("color: palette(mid);")
+        self.hint.setWordWrap(True)
         box = QVBoxLayout(self)
         box.setContentsMargins(0, 0, 0, 0)
         box.setSpacing(2)
         box.addWidget(self.progress)
         box.addWidget(self.canvas, 1)
-        box.addWidget(self.status)
+        row = QHBoxLayout()
+        row.setContentsMargins(2, 0, 2, 0)
+        row.addWidget(self.status, 1)
+        row.addWidget(fit_button)
+        box.addLayout(row)
         box.addWidget(self.hint)
 
         self.thumbs = _ThumbLoader()
@@ -527,6 +692,21 @@ class MapView(QWidget):
     def selected_paths(self) -> list[str]:
         return [self._paths[i] for i in np.flatnonzero(self._selected)]
 
+    def bounds(self) -> QRectF | None:
+        """The photos' bounding box in scene units (None: no photos)."""
+        if len(self._pos) == 0:
+            return None
+        lo, hi = self._pos.min(axis=0), self._pos.max(axis=0)
+        return QRectF(float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1]))
+
+    def fit(self) -> None:
+        """Show the whole map (the Fit button); it then follows the view's size again."""
+        self.canvas.fit_all()
+        self.canvas.viewport().update()
+
+    def hovered_path(self) -> str | None:
+        return self.card.path if self.card.isVisible() else None
+
     def shutdown(self) -> None:
         """Stop background work (the window calls this on close; also run on deletion)."""
         self._closed = True
@@ -550,7 +730,8 @@ class MapView(QWidget):
             self.progress.setRange(0, max(value.total, 1))
             self.progress.setValue(value.done)
             if value.current:
-                self.progress.setFormat(f"Map: {value.current}…")
+                # e.g. "Preparing the map (first time only, about a minute)…"
+                self.progress.setFormat(f"{value.current[:1].upper()}{value.current[1:]}…")
 
     def _job_done(self, layout: MapLayout) -> None:
         self._task = None
@@ -575,6 +756,8 @@ class MapView(QWidget):
         old_selected = set(self.selected_paths()) if len(self._selected) else set()
         refs, neighbours = self._highlight_paths
         self.layout_ = layout
+        self._drawn = []
+        self.card.dismiss()
         if layout is None or len(layout) == 0:
             self._paths, self._row = [], {}
             self._pos = np.zeros((0, 2))
@@ -599,8 +782,8 @@ class MapView(QWidget):
             if layout.placed:
                 note += f", {layout.placed} new placed"
             self._show_status(f"{len(layout):,} photos · {how}{note}")
-        if not old_paths or layout is None:
-            self.canvas.fit_all()
+        if not old_paths or layout is None or self.canvas.fitted:
+            self.canvas.fit_all()  # a new map, or one the user has not zoomed into
         self.canvas.viewport().update()
         if layout is not None:
             self.mapReady.emit()
@@ -622,6 +805,9 @@ class MapView(QWidget):
     def _point_at(self, pos: QPoint, radius: float = HOVER_RADIUS) -> int:
         if len(self._pos) == 0:
             return -1
+        for row, rect in reversed(self._drawn):  # a thumbnail on screen: the photo it shows
+            if rect.contains(QPointF(pos)) and row < len(self._paths):
+                return row
         dev = self.device_positions()
         d = (dev[:, 0] - pos.x()) ** 2 + (dev[:, 1] - pos.y()) ** 2
         i = int(np.argmin(d))
@@ -670,11 +856,18 @@ class MapView(QWidget):
         self._selected = (self._selected | inside) if extend else inside
         self._emit_selection()
 
-    def context_menu(self, pos: QPoint) -> QMenu | None:
-        """The right-click menu for the photo at `pos` (None when there is none)."""
+    def context_menu(self, pos: QPoint) -> QMenu:
+        """The right-click menu for the photo at `pos`, or for the map (empty space)."""
         index = self._point_at(pos)
         if index < 0:
-            return None
+            menu = QMenu(self)
+            menu.addAction(self.fit_action)
+            if self.offer_arrange and len(self._paths):
+                arrange = QAction("Arrange by Similarity", menu)
+                arrange.setToolTip("Order the whole folder so that neighbours look alike")
+                arrange.triggered.connect(self.arrangeRequested)
+                menu.addAction(arrange)
+            return menu
         path = self._paths[index]
         refs = self.selected_paths() if self._selected[index] else [path]
         menu = QMenu(self)
@@ -701,7 +894,7 @@ class MapView(QWidget):
         if w <= 0 or h <= 0:
             return
         dev = self.device_positions()
-        side = self._thumb_side()
+        side = min(max(self._thumb_side(), FIT_THUMB), MAX_THUMB)
         pad = max(side, 8)
         vis = np.flatnonzero(
             (dev[:, 0] > -pad)
@@ -730,11 +923,13 @@ class MapView(QWidget):
         painter.save()
         painter.resetTransform()
         painter.drawImage(0, 0, image)
-        if side >= MIN_THUMB and len(vis):
-            self._paint_thumbnails(painter, dev, vis, min(side, MAX_THUMB))
-        elif self._wanted:
-            self._wanted = ()
-            self.thumbs.want([])
+        if len(vis):
+            self._paint_thumbnails(painter, dev, vis, side)
+        else:
+            self._drawn = []
+            if self._wanted:
+                self._wanted = ()
+                self.thumbs.want([])
         painter.restore()
         del buf
 
@@ -748,9 +943,17 @@ class MapView(QWidget):
         extra: list[int] = []
         for group in (np.flatnonzero(self._selected), self._neighbours, self._references):
             extra.extend(int(r) for r in group if on_screen[r])
-        extra = list(dict.fromkeys(reversed(extra)))[::-1]  # each once, at its last place
-        rows = np.concatenate([np.setdiff1d(picked, extra), np.asarray(extra, np.int64)])
+        extra = list(dict.fromkeys(reversed(extra)))[::-1][-MAX_FORCED_THUMBS:]
+        # Where thumbnails would overlap, only the first keeps one; the others stay dots.
+        # Photos that cannot be read are dots and take no room.
+        others = [int(r) for r in np.setdiff1d(picked, extra) if self._paths[r] not in self._failed]
+        order = np.asarray(extra[::-1] + others, np.int64)
+        kept = order[non_overlapping(dev[order, 0], dev[order, 1], side, forced=len(extra))]
+        forced = set(extra)
+        rows = np.concatenate([[r for r in kept if r not in forced], np.asarray(extra, np.int64)])
+        rows = rows.astype(np.int64)
         missing = []
+        drawn: list[tuple[int, QRectF]] = []
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         refs, neigh = set(self._references.tolist()), set(self._neighbours.tolist())
         for row in rows.tolist():
@@ -766,6 +969,7 @@ class MapView(QWidget):
             tw, th = pw * k, ph * k
             target = QRectF(dev[row, 0] - tw / 2, dev[row, 1] - th / 2, tw, th)
             painter.drawPixmap(target, pm, QRectF(pm.rect()))
+            drawn.append((row, target))
             colour = None
             if row in refs:
                 colour = QColor(DOT_REFERENCE)
@@ -775,21 +979,41 @@ class MapView(QWidget):
                 colour = QColor(DOT_NEIGHBOUR)
             painter.setPen(QPen(colour, 3) if colour else QPen(QColor(230, 230, 230), 1))
             painter.drawRect(target)
-        wanted = tuple(missing)
+        self._drawn = drawn
+        hover = self.card.path if self.card.isVisible() else ""
+        if hover and hover not in self._pixmaps and hover not in self._failed:
+            missing.insert(0, hover)
+        wanted = tuple(dict.fromkeys(missing))
         if wanted != self._wanted:
             self._wanted = wanted
             self.thumbs.want(list(wanted))
+
+    def _hover_changed(self, row: int, pos: QPoint) -> None:
+        if row < 0 or row >= len(self._paths):
+            self.card.dismiss()
+            return
+        path = self._paths[row]
+        known = path in self._pixmaps
+        self.card.show_for(path, self._pixmaps.get(path), pos)
+        if not known and path not in self._failed and path not in self._wanted:
+            self._wanted = (path, *self._wanted)
+            self.thumbs.want(list(self._wanted))
 
     def _thumbnail_loaded(self, path: str, image: QImage) -> None:
         if self._closed:
             return
         if image.isNull():
             self._failed.add(path)
+            if path == self.card.path:
+                self.card.image.setText("This photo cannot be read")
             return
         if path not in self._row:
             return
         self._pixmaps[path] = QPixmap.fromImage(image)
         while len(self._pixmaps) > THUMB_CACHE:
             self._pixmaps.popitem(last=False)
+        if path == self.card.path:
+            self.card.set_pixmap(self._pixmaps[path])
+            self.thumbnailShown.emit(path)
         if not self._repaint.isActive():
             self._repaint.start()

@@ -1,0 +1,122 @@
+"""Compiling the map's UMAP kernels in the background, so the first map does not wait for it.
+
+On a fresh install the first UMAP layout spent 40-47 s (over 100 s on a busy machine) in
+numba's compiler before drawing anything. After the first indexing run the window starts
+`MapWarmUp`: a child process at low priority runs `projection.warm_up()` (a small fit of random
+vectors), which fills numba's on-disk cache; every later map, in this run of the app or the
+next, loads the compiled kernels instead. If the user opens the map before that has finished,
+the map says "preparing the map (first time only, about a minute)" meanwhile.
+
+Why a process: numba's compiler is Python code holding the GIL for long stretches; in a thread
+of the app it would make the grid stutter. A frozen bundle cannot spawn itself (see
+`index_process.use_process`), so there it runs in a worker thread instead, never on the GUI
+thread either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import multiprocessing as mp
+import os
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QThreadPool, Signal
+
+from photosort.ui.index_process import use_process
+from photosort.ui.workers import TaskHandle, run_task
+
+log = logging.getLogger("photosort.ui.map")
+
+#: PHOTOSORT_MAP_WARMUP=0 turns the warm-up off (the test suite: every test has a fresh cache,
+#: and a minute of compiling per test window would only load the machine).
+WARMUP_ENV = "PHOTOSORT_MAP_WARMUP"
+
+
+def _default_target() -> None:
+    from photosort.core.projection import warm_up
+
+    warm_up()
+
+
+def _warm_child(target: Callable[[], None]) -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        os.nice(15)  # background work yields the CPU to the app and everything else
+    target()
+
+
+def umap_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("umap") is not None
+
+
+def already_warm() -> bool:
+    from photosort.core.projection import umap_is_warm
+
+    return umap_is_warm()
+
+
+class MapWarmUp(QObject):
+    """Runs the warm-up at most once per app run; `finished(ok)` when it is over."""
+
+    started = Signal()
+    finished = Signal(bool)
+
+    def __init__(self, target: Callable[[], None] = _default_target, parent=None) -> None:
+        """`target` must be a module-level function (it is handed to a spawned process)."""
+        super().__init__(parent)
+        self.target = target
+        self.pool = QThreadPool(self)  # its own thread: a minute of waiting blocks no other pool
+        self.pool.setMaxThreadCount(1)
+        self._handle: TaskHandle | None = None
+        self._process: mp.process.BaseProcess | None = None
+        self._tried = False
+
+    @property
+    def running(self) -> bool:
+        return self._handle is not None and not self._handle.finished
+
+    def start(self) -> bool:
+        """Start warming up unless done before, already warm, or umap is not installed."""
+        if self._tried or os.environ.get(WARMUP_ENV, "1") == "0":
+            return False
+        self._tried = True
+        target = self.target
+
+        def job() -> bool:
+            # Checked here, not on the GUI thread: it reads a file and imports metadata.
+            if not umap_available() or already_warm():
+                return False
+            if not use_process():
+                target()
+                return True
+            ctx = mp.get_context("spawn")  # never fork a process that runs Qt threads
+            proc = ctx.Process(target=_warm_child, args=(target,), name="photosort-map-warm-up",
+                               daemon=True)  # fmt: skip
+            self._process = proc
+            proc.start()
+            proc.join()
+            if proc.exitcode != 0:
+                raise RuntimeError(f"the map warm-up stopped with exit code {proc.exitcode}")
+            return True
+
+        def done(ran: bool) -> None:
+            self.finished.emit(ran)
+
+        def failed(message: str) -> None:
+            log.warning("map warm-up failed: %s (the first map compiles instead)", message)
+            self.finished.emit(False)
+
+        self._handle = run_task(job, done, failed, pool=self.pool)
+        self.started.emit()
+        return True
+
+    def shutdown(self) -> None:
+        """Stop a warm-up in flight (closing the app); numba's cache stays consistent."""
+        proc = self._process
+        if proc is not None and proc.is_alive():
+            proc.terminate()
+        if self._handle is not None:
+            self._handle.discard()
+        self.pool.waitForDone(5000)
