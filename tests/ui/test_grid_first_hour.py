@@ -3,6 +3,7 @@ starts at the top, status messages never run under the counts, long names stay d
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -76,3 +77,24 @@ def test_long_names_in_the_grid_stay_distinct(qtbot, make_window, tmp_path: Path
                                      lambda t: metrics.horizontalAdvance(t) <= width)  # fmt: skip
     with qtbot.waitSignal(window.sorter.orderApplied, timeout=INDEX_TIMEOUT):
         window.sort_like([str(folder / f"{stems[0]}.jpg")])
+
+
+def test_sort_by_date_taken_reads_exif_then_the_file_time(qtbot, make_window, tmp_path: Path):
+    from PIL import Image
+
+    folder = tmp_path / "dated"
+    taken = {"a.jpg": "2019:06:01 10:00:00", "b.jpg": "2015:04:10 20:12:23",
+             "c.jpg": "2021:01:01 00:00:00"}  # fmt: skip
+    for i, (name, when) in enumerate(taken.items()):
+        path = make_photo(folder / name, seed=i)
+        exif = Image.Exif()
+        exif.get_ifd(0x8769)[36867] = when  # DateTimeOriginal
+        Image.open(path).save(path, exif=exif)
+    no_exif = make_photo(folder / "d.jpg", seed=9)
+    os.utime(no_exif, (1_500_000_000, 1_500_000_000))  # July 2017, file time only
+    window = make_window()
+    open_and_index(qtbot, window, folder)
+    with qtbot.waitSignal(window.sorter.orderApplied, timeout=INDEX_TIMEOUT):
+        window.sort_date_action.trigger()
+    names = [Path(p).name for p in window.model.paths_in_order()]
+    assert names == ["b.jpg", "d.jpg", "a.jpg", "c.jpg"]
