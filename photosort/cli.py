@@ -19,7 +19,7 @@ from types import ModuleType
 from photosort import __version__, paths
 
 #: Subcommand modules under photosort.commands, in the order `--help` lists them.
-COMMANDS = ("index", "sort", "export", "latents", "models", "map", "eval", "train")
+COMMANDS = ("index", "sort", "duplicates", "export", "latents", "models", "map", "eval", "train")
 
 
 def _command_modules(names: tuple[str, ...] = COMMANDS) -> dict[str, ModuleType]:

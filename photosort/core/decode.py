@@ -22,6 +22,7 @@ from blake3 import blake3
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from photosort.core.errors import DecodeError
+from photosort.core.signature import pixel_signature
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,6 +59,7 @@ class DecodedPhoto:
     height: int
     taken: str | None  # EXIF DateTimeOriginal as "YYYY:MM:DD HH:MM:SS", when present
     content_hash: bytes
+    signature: bytes | None = None  # core/signature.py; the duplicate finder's pixel evidence
 
 
 def content_hash(data: bytes) -> bytes:
@@ -257,9 +259,11 @@ def decode_bytes_for_index(
             full_w, full_h = full_h, full_w
         taken = _taken(img)
         img = _load_upright(img, orientation, (need, need) if need else (w, h))
-    return DecodedPhoto(
-        fit_to(img, size, resize), full_w, full_h, taken, digest or content_hash(data)
-    )
+    pixels = fit_to(img, size, resize)
+    # From the model's squashed pixels when it has them: ~0.1 ms instead of ~0.3 ms from the
+    # larger draft-decoded image, and the same picture at 32 x 32.
+    signature = pixel_signature(pixels if resize == "squash" else img)
+    return DecodedPhoto(pixels, full_w, full_h, taken, digest or content_hash(data), signature)
 
 
 def _taken(img: Image.Image) -> str | None:

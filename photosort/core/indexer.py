@@ -259,6 +259,8 @@ class Indexer:
                         conn, e.path, e.size, e.mtime_ns, d.content_hash, d.width, d.height, d.taken
                     )
                     Store.put_latent(conn, pid, self.model_id, vector)
+                    if d.signature is not None:
+                        Store.put_signature(conn, pid, d.signature)
                     sources.setdefault(d.content_hash, pid)
                     report.indexed += 1
                     report.decoded += 1

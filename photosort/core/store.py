@@ -76,8 +76,18 @@ _V2 = [
 # edit is still caught: without a stored digest, `upsert_photo` compares size and time).
 _V3 = ["UPDATE photos SET hash = NULL"]
 
+# A photo's pixel signature (see core/signature.py): a tiny grey thumbnail the duplicate finder
+# compares, independent of any encoder. Kept per photo, not per model; it goes with the photo's
+# row (moves keep it, copies get it, a content change drops it, like latents).
+_V4 = [
+    """CREATE TABLE signatures(
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        data BLOB NOT NULL
+    )""",
+]
+
 #: MIGRATIONS[i] takes a store from schema version i to i + 1. Never edit a released step.
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -365,6 +375,36 @@ class Store:
                 found.append(row)
         return _unpack(found)
 
+    def duplicate_facts_under(
+        self, folder: str | os.PathLike[str], model: str
+    ) -> list[
+        tuple[
+            int,
+            str,
+            int,
+            int,
+            bytes | None,
+            int | None,
+            int | None,
+            str | None,
+            bytes | None,
+            bytes | None,
+        ]
+    ]:
+        """Everything the duplicate finder needs, one row per photo below `folder`, by path:
+        (id, path, size, mtime_ns, hash, width, height, taken, signature, latent of `model`)."""
+        lo, hi = _prefix_range(folder)
+        rows = self._conn.execute(
+            """SELECT p.id, p.path, p.size, p.mtime_ns, p.hash, p.width, p.height, p.taken,
+                      s.data, l.vector
+               FROM photos p
+               LEFT JOIN signatures s ON s.photo_id = p.id
+               LEFT JOIN latents l ON l.photo_id = p.id AND l.model = ?
+               WHERE p.path >= ? AND p.path < ? ORDER BY p.path""",
+            (model, lo, hi),
+        )
+        return [(r[0], key_to_path(r[1]), *r[2:]) for r in rows]
+
     def count_photos(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
 
@@ -405,6 +445,7 @@ class Store:
                 changed = (old[2], old[3]) != (size, mtime_ns)
             if changed:
                 conn.execute("DELETE FROM latents WHERE photo_id = ?", (photo_id,))
+                conn.execute("DELETE FROM signatures WHERE photo_id = ?", (photo_id,))
             conn.execute(
                 """UPDATE photos SET size = ?, mtime_ns = ?, hash = ?,
                    width = COALESCE(?, width), height = COALESCE(?, height),
@@ -423,6 +464,20 @@ class Store:
             "INSERT OR REPLACE INTO latents(photo_id, model, vector) VALUES (?, ?, ?)",
             (photo_id, model, blob),
         )
+
+    @staticmethod
+    def put_signature(conn: sqlite3.Connection, photo_id: int, signature: bytes) -> None:
+        conn.execute(
+            "INSERT OR REPLACE INTO signatures(photo_id, data) VALUES (?, ?)",
+            (photo_id, signature),
+        )
+
+    def put_signatures(self, rows: Iterable[tuple[int, bytes]]) -> None:
+        """Store signatures computed after indexing (photos indexed before they existed)."""
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO signatures(photo_id, data) VALUES (?, ?)", list(rows)
+            )
 
     @staticmethod
     def move_photo(
@@ -445,6 +500,11 @@ class Store:
         conn.execute(
             """INSERT OR REPLACE INTO latents(photo_id, model, vector)
                SELECT ?, model, vector FROM latents WHERE photo_id = ?""",
+            (target_id, source_id),
+        )
+        conn.execute(
+            """INSERT OR REPLACE INTO signatures(photo_id, data)
+               SELECT ?, data FROM signatures WHERE photo_id = ?""",
             (target_id, source_id),
         )
         conn.execute(

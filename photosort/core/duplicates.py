@@ -1,0 +1,633 @@
+"""Finding duplicate photos: exact copies, near-copies and similar shots, in groups.
+
+Three kinds of evidence, from certain to probable:
+  - the content hash: the same bytes, an exact copy;
+  - the pixel signature (core/signature.py): the same picture after resizing, re-compression,
+    a brightness change, a watermark, a format change, a quarter turn, a crop or a border;
+  - the encoder's latents: the same subject and scene (a burst of shots). Latents also propose
+    the crops and framed copies the signature then confirms: their threshold is the model's
+    (`"duplicates"` in its manifest, calibrated by benchmarks/duplicates.py --calibrate).
+
+Which pairs are compared: every pair would be 5 billion for 100,000 photos, so each photo is
+compared with its nearest neighbours only, by latents and by a coarse signature (in each of
+its four turns); exact copies are merged first and compared once.
+
+Grouping is by centre photo: a group is one photo (the centre: usually the original) and photos
+that are each directly a duplicate of it, checked pair by pair. A chain of look-alikes
+(A~B, B~C, C~D...) therefore never joins into one group: any two members are at most two
+checked links apart, through the centre. Complete linkage (every pair linked) was tried first
+and rejected: a crop and a quarter-turned copy of one original are both copies of it but not,
+checkably, of each other, so complete linkage split every family of copies.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from photosort.core import signature as sig
+from photosort.core.errors import Cancelled, PhotoSortError
+from photosort.core.jobs import CancelToken, Progress, ProgressCallback, no_progress
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from photosort.core.encoders import ModelInfo
+    from photosort.core.store import Store
+
+#: exact copies only / near-copies (the default) / similar shots as well
+STRICTNESS = ("exact", "near", "similar")
+DEFAULT_STRICTNESS = "near"
+
+#: Agreement of two signatures (core/signature.py) from which a pair is a near-copy; measured
+#: on the calibration half of benchmarks/duplicates.py: copies (resized, re-compressed, lighter,
+#: watermarked, PNG) reach >= 0.98 but for a watermark over a plain sky, different photos
+#: at most 0.895.
+SAME_PICTURE = 0.93
+#: The same for a quarter or half turn (fewer photos look alike turned, but any turn is tried).
+TURNED_PICTURE = 0.95
+#: The same for a crop or a framed copy, found by searching windows: on the calibration half,
+#: different photos reached 0.852 and frames of a burst 0.899; 95 % of crops and framed copies
+#: reach 0.909.
+CONTAINED_PICTURE = 0.905
+#: How many nearest neighbours of each photo are candidates, by latents and by signature.
+NEIGHBOURS = 8
+#: A coarse signature (8 x 8 details) closer than this (cosine distance) makes a candidate.
+SIGNATURE_CANDIDATE = 0.35
+
+
+@dataclass(frozen=True, slots=True)
+class Thresholds:
+    """A model's calibrated latent distances (its manifest's "duplicates" object)."""
+
+    near_copy: float  # below it, a crop or framed copy is checked on the pixels
+    similar: float  # below it, two photos are similar shots (strictness "similar")
+
+    @classmethod
+    def of(cls, info: ModelInfo) -> Thresholds | None:
+        raw = info.extra.get("duplicates") if info.extra else None
+        if not isinstance(raw, dict):
+            return None
+        try:
+            return cls(float(raw["near_copy_distance"]), float(raw["similar_distance"]))
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """What the store knows about one photo, for grouping and for choosing the keeper."""
+
+    id: int
+    path: str
+    size: int
+    mtime_ns: int
+    hash: bytes | None
+    width: int | None
+    height: int | None
+    taken: str | None
+
+    @property
+    def pixels(self) -> int:
+        return (self.width or 0) * (self.height or 0)
+
+
+@dataclass(slots=True)
+class Group:
+    """Photos that are all duplicates of each other; `photos[0]` is the suggested keeper."""
+
+    photos: list[Photo]
+    kind: str  # "exact", "near" or "similar": the least certain link inside the group
+    reason: str = ""  # why photos[0] is suggested, in a few words
+
+    @property
+    def keeper(self) -> Photo:
+        return self.photos[0]
+
+    @property
+    def others(self) -> list[Photo]:
+        return self.photos[1:]
+
+    @property
+    def paths(self) -> list[str]:
+        return [p.path for p in self.photos]
+
+    def reclaimable(self) -> int:
+        """Bytes the others take."""
+        return sum(p.size for p in self.others)
+
+    def choose_keeper(self, path: str) -> None:
+        """Make the photo at `path` the keeper (the user's choice)."""
+        for i, p in enumerate(self.photos):
+            if p.path == path:
+                self.photos.insert(0, self.photos.pop(i))
+                self.reason = "your choice"
+                return
+        raise ValueError(f"{path} is not in this group")
+
+
+@dataclass(slots=True)
+class Report:
+    groups: list[Group] = field(default_factory=list)
+    strictness: str = DEFAULT_STRICTNESS
+    photos: int = 0
+    #: Things the user should know about this result (no calibrated threshold, photos without
+    #: a signature that could not be read...), in plain words.
+    notes: list[str] = field(default_factory=list)
+
+    def duplicates(self) -> int:
+        return sum(len(g.others) for g in self.groups)
+
+    def reclaimable(self) -> int:
+        return sum(g.reclaimable() for g in self.groups)
+
+
+# -- finding pairs --------------------------------------------------------------------------
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def neighbour_pairs(
+    queries: np.ndarray, base: np.ndarray, k: int, max_distance: float, exact_up_to: int = 20_000
+) -> np.ndarray:
+    """(i, j) pairs where base row j is among the k nearest (cosine) of query row i and closer
+    than `max_distance`. Rows must be unit length.
+
+    Up to `exact_up_to` rows every distance is computed; above, an inverted file (k-means cells,
+    each query searching the cells of its nearest centroids, as FAISS's IVF does) keeps 100,000
+    photos well under a second; near-copies are so close that they share a cell.
+    """
+    import numpy as np
+
+    n = len(base)
+    if n == 0 or len(queries) == 0:
+        return np.zeros((0, 2), np.int64)
+    if n <= exact_up_to:
+        return _pairs_in_block(
+            queries, np.arange(len(queries)), base, np.arange(n), k, max_distance
+        )
+    rng = np.random.default_rng(0)
+    cells = int(np.sqrt(n) * 2)
+    sample = base[rng.choice(n, min(n, cells * 24), replace=False)]
+    centroids = sample[rng.choice(len(sample), cells, replace=False)].copy()
+    for _ in range(6):
+        assign = np.argmax(sample @ centroids.T, axis=1)
+        for c in range(cells):
+            members = sample[assign == c]
+            if len(members):
+                centroids[c] = members.mean(axis=0)
+        centroids = _unit_rows(centroids)
+    cell_of = _argmax_rows(base, centroids)
+    probe = _top_cols(queries, centroids, PROBES)
+    order = np.argsort(cell_of, kind="stable")
+    starts = np.searchsorted(cell_of[order], np.arange(cells + 1))
+    found = []
+    for c in range(cells):
+        members = order[starts[c] : starts[c + 1]]
+        asking = np.nonzero((probe == c).any(axis=1))[0]
+        if len(members) and len(asking):
+            found.append(_pairs_in_block(queries, asking, base, members, k, max_distance))
+    return np.concatenate(found) if found else np.zeros((0, 2), np.int64)
+
+
+#: Cells of the inverted file each query searches (see neighbour_pairs).
+PROBES = 4
+
+
+def _argmax_rows(x: np.ndarray, centroids: np.ndarray, chunk: int = 16384) -> np.ndarray:
+    import numpy as np
+
+    return np.concatenate(
+        [np.argmax(x[i : i + chunk] @ centroids.T, axis=1) for i in range(0, len(x), chunk)]
+    )
+
+
+def _top_cols(x: np.ndarray, centroids: np.ndarray, k: int, chunk: int = 16384) -> np.ndarray:
+    import numpy as np
+
+    out = []
+    for i in range(0, len(x), chunk):
+        s = x[i : i + chunk] @ centroids.T
+        out.append(np.argpartition(-s, min(k, s.shape[1] - 1), axis=1)[:, :k])
+    return np.concatenate(out)
+
+
+def _pairs_in_block(
+    queries: np.ndarray,
+    q_rows: np.ndarray,
+    base: np.ndarray,
+    b_rows: np.ndarray,
+    k: int,
+    max_distance: float,
+    chunk: int = 2048,
+) -> np.ndarray:
+    import numpy as np
+
+    out = []
+    b = base[b_rows]
+    kk = min(k, len(b_rows))
+    for i in range(0, len(q_rows), chunk):
+        rows = q_rows[i : i + chunk]
+        dist = 1.0 - queries[rows] @ b.T
+        if kk < len(b_rows):
+            top = np.argpartition(dist, kk - 1, axis=1)[:, :kk]
+        else:
+            top = np.broadcast_to(np.arange(len(b_rows)), dist.shape)
+        close = np.take_along_axis(dist, top, 1) <= max_distance
+        qi, col = np.nonzero(close)
+        out.append(np.stack([rows[qi], b_rows[top[qi, col]]], axis=1))
+    return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
+
+
+def _coarse(details: np.ndarray) -> np.ndarray:
+    """8 x 8 block means of detail images, flattened and unit length: a 64-value key."""
+    n = len(details)
+    side = sig.SIDE // 8
+    return _unit_rows(details.reshape(n, 8, side, 8, side).mean(axis=(2, 4)).reshape(n, 64))
+
+
+# -- grouping -------------------------------------------------------------------------------
+
+
+def group_photos(
+    photos: Sequence[Photo],
+    signatures: np.ndarray | None,
+    latents: np.ndarray | None,
+    strictness: str = DEFAULT_STRICTNESS,
+    thresholds: Thresholds | None = None,
+    cancel: CancelToken | None = None,
+) -> list[Group]:
+    """Duplicate groups among `photos` (keeper first, by `choose_keeper`; largest groups first).
+
+    `signatures`: uint8 or float (n, SIDE, SIDE), rows of zeros for a photo without one.
+    `latents`: (n, d) for the model `thresholds` belongs to, NaN rows where missing; None when
+    there are none. Without `thresholds`, latents are not used: near-copies are then only what
+    the signatures alone find (no crops or framed copies) and "similar" is "near".
+    """
+    import numpy as np
+
+    if strictness not in STRICTNESS:
+        raise PhotoSortError(f"unknown strictness {strictness!r} (choose {', '.join(STRICTNESS)})")
+    n = len(photos)
+    # Exact copies first: one node per distinct content (photos without a hash stand alone).
+    node_of = np.empty(n, np.int64)
+    first_of: dict[bytes, int] = {}
+    members: list[list[int]] = []
+    for i, p in enumerate(photos):
+        key = p.hash
+        if key is not None and key in first_of:
+            node_of[i] = node_of[first_of[key]]
+            members[node_of[i]].append(i)
+        else:
+            if key is not None:
+                first_of[key] = i
+            node_of[i] = len(members)
+            members.append([i])
+    edges: dict[tuple[int, int], float] = {}  # (node a < node b) -> certainty rank (lower first)
+    if strictness != "exact" and n > 1:
+        reps = np.array([m[0] for m in members])
+        _near_edges(photos, reps, signatures, latents, strictness, thresholds, edges, cancel)
+    row_of = {id(p): i for i, p in enumerate(photos)}
+
+    def framed(p: Photo) -> bool:
+        return signatures is not None and looks_framed(np.asarray(signatures[row_of[id(p)]]))
+
+    centred = _centre_groups(len(members), edges, cancel)
+    in_group = {node for nodes in centred for node in nodes}
+    centred += [[node] for node, m in enumerate(members) if len(m) > 1 and node not in in_group]
+    out = []
+    for nodes in centred:
+        rows = [i for node in nodes for i in members[node]]
+        centre = nodes[0]
+        worst = max((edges[(min(centre, o), max(centre, o))] for o in nodes[1:]), default=0.0)
+        kind = "exact" if len(nodes) == 1 else ("similar" if worst >= _SIMILAR_RANK else "near")
+        group = Group([photos[i] for i in rows], kind)
+        choose_keeper(group, framed=framed)
+        out.append(group)
+    out.sort(key=lambda g: (-len(g.photos), g.keeper.path))
+    return out
+
+
+# Certainty ranks of an edge: the centre grouping prefers surer links.
+_NEAR_RANK = 1.0  # + (1 - agreement): surer near-copies first
+_SIMILAR_RANK = 3.0  # + latent distance
+
+
+def _near_edges(
+    photos: Sequence[Photo],
+    reps: np.ndarray,
+    signatures: np.ndarray | None,
+    latents: np.ndarray | None,
+    strictness: str,
+    thresholds: Thresholds | None,
+    edges: dict[tuple[int, int], float],
+    cancel: CancelToken | None,
+) -> None:
+    import numpy as np
+
+    m = len(reps)
+    candidates: list[np.ndarray] = []
+    has_sig = np.zeros(m, bool)
+    if signatures is not None:
+        pix = np.asarray(signatures, dtype=np.float32)[reps]
+        has_sig = pix.reshape(m, -1).any(axis=1)
+        det = sig.details(pix)
+        coarse = _coarse(det)
+        coarse[~has_sig] = 0.0
+        for k in (0, 1, 2, 3):
+            turned = coarse if k == 0 else _coarse(np.rot90(det, k, axes=(1, 2)).copy())
+            turned[~has_sig] = 0.0
+            candidates.append(neighbour_pairs(turned, coarse, NEIGHBOURS, SIGNATURE_CANDIDATE))
+    lat = None
+    has_lat = np.zeros(m, bool)
+    if latents is not None and thresholds is not None:
+        lat = np.asarray(latents, dtype=np.float32)[reps]
+        has_lat = ~np.isnan(lat).any(axis=1)
+        lat = _unit_rows(np.where(has_lat[:, None], lat, 0.0))
+        reach = thresholds.similar if strictness == "similar" else thresholds.near_copy
+        reach = max(reach, thresholds.near_copy)
+        candidates.append(neighbour_pairs(lat, lat, NEIGHBOURS, reach))
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    if not candidates:
+        return
+    pairs = np.concatenate(candidates)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    pairs = np.unique(np.sort(pairs, axis=1), axis=0)
+    if not len(pairs):
+        return
+    a, b = pairs[:, 0], pairs[:, 1]
+    both_sig = has_sig[a] & has_sig[b]
+    score = np.full(len(pairs), -1.0, np.float32)
+    if signatures is not None and both_sig.any():
+        da, db = det[a[both_sig]], det[b[both_sig]]
+        same = sig.agreement(da, db)
+        turned = sig.turned_agreement(da, db)
+        s = np.where(same >= SAME_PICTURE, same, np.where(turned >= TURNED_PICTURE, turned, -1.0))
+        score[both_sig] = s
+    ldist = np.full(len(pairs), np.inf, np.float32)
+    if lat is not None:
+        ok = has_lat[a] & has_lat[b]
+        ldist[ok] = 1.0 - np.einsum("ij,ij->i", lat[a[ok]], lat[b[ok]])
+    if thresholds is not None and signatures is not None:
+        # Crops and frames: only pairs the latents call close, and not already near-copies.
+        frame = both_sig & (score < 0) & (ldist <= thresholds.near_copy)
+        for idx in np.nonzero(frame)[0]:
+            if cancel is not None and idx % 64 == 0:
+                cancel.raise_if_cancelled()
+            pa, pb = photos[reps[a[idx]]], photos[reps[b[idx]]]
+            ra, rb = _aspect(pa), _aspect(pb)
+            best = max(
+                sig.contained_agreement(pix[a[idx]], pix[b[idx]], ra / rb),
+                sig.contained_agreement(pix[b[idx]], pix[a[idx]], rb / ra),
+            )
+            if best >= CONTAINED_PICTURE:
+                score[idx] = best
+    similar = thresholds.similar if thresholds is not None else -1.0
+    for idx in range(len(pairs)):
+        key = (int(a[idx]), int(b[idx]))
+        ta, tb = photos[reps[a[idx]]].taken, photos[reps[b[idx]]].taken
+        if ta and tb and ta != tb:
+            # Taken at different moments: two shots (a burst), however alike, not a copy. Copies
+            # keep the original's EXIF date, or lose it; they do not get another one.
+            score[idx] = -1.0
+        if score[idx] >= 0:
+            edges[key] = _NEAR_RANK + (1.0 - float(score[idx]))
+        elif strictness == "similar" and ldist[idx] <= similar:
+            edges[key] = _SIMILAR_RANK + float(ldist[idx])
+
+
+def _aspect(p: Photo) -> float:
+    if p.width and p.height:
+        return p.width / p.height
+    return 1.0
+
+
+def _centre_groups(
+    nodes: int, edges: dict[tuple[int, int], float], cancel: CancelToken | None
+) -> list[list[int]]:
+    """Groups around a centre: each group is one photo and photos that are each a duplicate of
+    it. The photo with the most duplicates not yet grouped is the next centre (ties: the surer
+    links), so an original with all its copies forms one group; two members of a group are
+    never more than two links apart, whatever the chain of look-alikes around them."""
+    import heapq
+
+    links: dict[int, dict[int, float]] = {}
+    for (a, b), rank in edges.items():
+        links.setdefault(a, {})[b] = rank
+        links.setdefault(b, {})[a] = rank
+    grouped: set[int] = set()
+
+    def priority(node: int) -> tuple[int, float, int]:
+        free = [r for other, r in links[node].items() if other not in grouped]
+        return (-len(free), sum(free), node)
+
+    heap = [priority(node) for node in links]
+    heapq.heapify(heap)
+    groups = []
+    while heap:
+        if cancel is not None and len(groups) % 1024 == 0:
+            cancel.raise_if_cancelled()
+        entry = heapq.heappop(heap)
+        node = entry[2]
+        if node in grouped:
+            continue
+        current = priority(node)
+        if current != entry:  # stale: some of its duplicates joined another group meanwhile
+            heapq.heappush(heap, current)
+            continue
+        members = [node] + sorted(
+            (o for o in links[node] if o not in grouped), key=lambda o: links[node][o]
+        )
+        if len(members) < 2:
+            continue
+        grouped.update(members)
+        groups.append(members)
+    return groups
+
+
+# -- which one to keep -------------------------------------------------------------------------
+
+
+def _edited(path: str) -> bool | None:
+    """True when the file's EXIF names editing software, None when it cannot be told."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            software = img.getexif().get(305)
+    except Exception:
+        return None
+    if not software:
+        return False
+    text = str(software).lower()
+    # Cameras and phones write their firmware here too; editors are what matter.
+    editors = (
+        "photoshop",
+        "lightroom",
+        "gimp",
+        "snapseed",
+        "picasa",
+        "paint",
+        "editor",
+        "darktable",
+    )
+    return any(e in text for e in editors)
+
+
+def choose_keeper(
+    group: Group,
+    edited: Callable[[str], bool | None] | None = None,
+    framed: Callable[[Photo], bool] | None = None,
+) -> None:
+    """Put the photo most worth keeping first and say why, from what is measurable, in order:
+    most pixels (a copy inside a frame, a screenshot, does not count as larger); not edited
+    (EXIF software tag); has the earliest date taken; the older file (copies are made after
+    their original); least compressed (bytes per pixel, compared within one format); the
+    shortest name (copies get suffixes)."""
+    photos = group.photos
+    if group.kind == "exact":
+        photos.sort(key=lambda p: (p.mtime_ns, len(os.path.basename(p.path)), p.path))
+        group.reason = "exact copies: the oldest file"
+        return
+    flags = {p.path: (edited(p.path) if edited else None) for p in photos}
+    frames = {p.path: bool(framed and framed(p)) for p in photos}
+
+    def bpp(p: Photo) -> float:
+        return p.size / p.pixels if p.pixels else 0.0
+
+    def ext(p: Photo) -> str:
+        return os.path.splitext(p.path)[1].lower()
+
+    def key(p: Photo) -> tuple:
+        return (
+            frames[p.path],
+            -p.pixels,
+            flags[p.path] is True,
+            p.taken is None,
+            p.taken or "",
+            p.mtime_ns,
+            ext(p),
+            -bpp(p),
+            len(os.path.basename(p.path)),
+            p.path,
+        )
+
+    photos.sort(key=key)
+    best, runner = photos[0], photos[1]
+    mp = best.pixels / 1e6
+    if frames[runner.path] and not frames[best.path]:
+        group.reason = "the others are framed or screenshots"
+    elif best.pixels > runner.pixels:
+        group.reason = (
+            f"largest, {mp:.1f} MP" if mp >= 0.1 else f"largest, {best.width}×{best.height}"
+        )
+    elif flags[runner.path] is True and flags[best.path] is not True:
+        group.reason = "not edited"
+    elif best.taken and (runner.taken is None or best.taken < runner.taken):
+        group.reason = "has the original date taken"
+    elif best.mtime_ns < runner.mtime_ns:
+        group.reason = "same size: the oldest file"
+    elif ext(best) == ext(runner) and bpp(best) > bpp(runner):
+        group.reason = f"least compressed, {bpp(best):.1f} bytes per pixel"
+    else:
+        group.reason = "same size and quality: the shortest name"
+
+
+def looks_framed(pixels: np.ndarray) -> bool:
+    """True when three or four edges of a signature are flat bands: a photo inside a frame
+    or a screenshot, whose pixel count overstates the picture."""
+    edges = (pixels[:2], pixels[-2:], pixels[:, :2], pixels[:, -2:])
+    return sum(float(e.std()) < 3.0 for e in edges) >= 3
+
+
+# -- from the store -------------------------------------------------------------------------
+
+
+def find_duplicates(
+    store: Store,
+    folder: str | os.PathLike[str],
+    info: ModelInfo,
+    strictness: str = DEFAULT_STRICTNESS,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> Report:
+    """Group the indexed photos under `folder` (index it first). Photos indexed before
+    signatures existed get one now (their file is read once)."""
+    import numpy as np
+
+    folder = os.path.abspath(os.fspath(folder))
+    rows = store.duplicate_facts_under(folder, info.id)
+    report = Report(strictness=strictness, photos=len(rows))
+    photos = [Photo(*r[:8]) for r in rows]
+    missing = [i for i, r in enumerate(rows) if r[8] is None]
+    sigs: list[bytes | None] = [r[8] for r in rows]
+    if missing and strictness != "exact":
+        made = _make_signatures([photos[i] for i in missing], progress, cancel)
+        store.put_signatures((photos[i].id, s) for i, s in zip(missing, made, strict=True) if s)
+        for i, s in zip(missing, made, strict=True):
+            sigs[i] = s
+        unreadable = sum(1 for s in made if s is None)
+        if unreadable:
+            report.notes.append(
+                f"{unreadable} photos could not be read again and are compared as exact copies only"
+            )
+    blank = bytes(sig.SIDE * sig.SIDE)
+    signatures = sig.as_array([s or blank for s in sigs]) if rows else None
+    thresholds = Thresholds.of(info)
+    latents = None
+    if thresholds is not None and rows:
+        size = info.latent_size
+        latents = np.full((len(rows), size), np.nan, np.float32)
+        for i, r in enumerate(rows):
+            if r[9] is not None and len(r[9]) == 4 * size:
+                latents[i] = np.frombuffer(r[9], np.float32)
+    elif strictness != "exact":
+        report.notes.append(
+            f"the encoder {info.id} has no calibrated duplicate threshold: crops, framed copies "
+            "and similar shots are not looked for (exact copies and other near-copies are); "
+            f"calibrate it with: python benchmarks/duplicates.py --calibrate --model {info.id}"
+        )
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    groups = group_photos(photos, signatures, latents, strictness, thresholds, cancel)
+    row_of = {p.path: i for i, p in enumerate(photos)}
+    for g in groups:
+        if g.kind != "exact":
+            choose_keeper(g, _edited, lambda p: looks_framed(signatures[row_of[p.path]]))
+    report.groups = groups
+    return report
+
+
+def _make_signatures(
+    photos: list[Photo], progress: ProgressCallback, cancel: CancelToken | None
+) -> list[bytes | None]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from photosort.core.decode import open_upright
+    from photosort.core.errors import DecodeError
+
+    def one(p: Photo) -> bytes | None:
+        if cancel is not None and cancel.cancelled:
+            return None
+        try:
+            return sig.pixel_signature(open_upright(p.path, (sig.SIDE * 4, sig.SIDE * 4)))
+        except (DecodeError, OSError):
+            return None
+
+    out: list[bytes | None] = []
+    with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
+        for i, s in enumerate(pool.map(one, photos)):
+            out.append(s)
+            if i % 32 == 0:
+                progress(Progress(i, len(photos), photos[i].path))
+    if cancel is not None and cancel.cancelled:
+        raise Cancelled()
+    return out
