@@ -544,7 +544,9 @@ def choose_keeper(
 def looks_framed(pixels: np.ndarray) -> bool:
     """True when three or four edges of a signature are flat bands: a photo inside a frame
     or a screenshot, whose pixel count overstates the picture."""
-    edges = (pixels[:2], pixels[-2:], pixels[:, :2], pixels[:, -2:])
+    # The middle of each outermost line: a title bar spans the top corners of the side margins.
+    lo, hi = sig.SIDE // 5, sig.SIDE - sig.SIDE // 5
+    edges = (pixels[0, lo:hi], pixels[-1, lo:hi], pixels[lo:hi, 0], pixels[lo:hi, -1])
     return sum(float(e.std()) < 3.0 for e in edges) >= 3
 
 

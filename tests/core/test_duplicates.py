@@ -1,0 +1,195 @@
+"""Duplicate groups on real files, indexed by the real indexer with a real ONNX encoder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw
+
+from photosort.core import duplicates as dup
+from photosort.core.encoders import Registry
+from photosort.core.indexer import Indexer
+from photosort.core.store import Store
+from tests.conftest import REPO, make_photo
+
+SIZE = (320, 240)
+
+
+@pytest.fixture
+def calibrated(tmp_path: Path) -> Registry:
+    """pixels-8x8 with duplicate thresholds of its own, so the tests do not depend on the
+    values a calibration run wrote into the shipped manifests."""
+    models = tmp_path / "models"
+    models.mkdir()
+    raw = json.loads((REPO / "models" / "pixels-8x8.json").read_text())
+    raw["duplicates"] = {"near_copy_distance": 0.5, "similar_distance": 0.05}
+    (models / "pixels-8x8.json").write_text(json.dumps(raw))
+    shutil.copy(REPO / "models" / raw["encoder"], models / raw["encoder"])
+    return Registry([models])
+
+
+def make_family(folder: Path, seed: int) -> dict[str, Path]:
+    """An original and the copies people make of it."""
+    orig = make_photo(folder / f"f{seed}_original.jpg", seed, SIZE, quality=92)
+    img = Image.open(orig).convert("RGB")
+    w, h = img.size
+    out = {"original": orig}
+    out["exact"] = folder / "copies" / f"f{seed}_original.jpg"
+    out["exact"].parent.mkdir(exist_ok=True)
+    shutil.copy(orig, out["exact"])
+    out["resized"] = folder / f"f{seed}_small.jpg"
+    img.resize((w // 3, h // 3), Image.Resampling.LANCZOS).save(out["resized"], quality=80)
+    out["cropped"] = folder / f"f{seed}_crop.jpg"
+    img.crop((int(w * 0.06), int(h * 0.04), int(w * 0.94), int(h * 0.9))).save(out["cropped"])
+    out["rotated"] = folder / f"f{seed}_turned.png"
+    img.transpose(Image.Transpose.ROTATE_90).save(out["rotated"])
+    marked = img.copy()
+    ImageDraw.Draw(marked).text((w - 90, h - 20), "(c) family", fill=(255, 255, 255))
+    out["watermark"] = folder / f"f{seed}_marked.jpg"
+    marked.save(out["watermark"], quality=85)
+    return out
+
+
+def index(folder: Path, db: Path, registry: Registry) -> Store:
+    store = Store(db)
+    Indexer(store, registry.encoder("pixels-8x8")).index_folder(folder)
+    return store
+
+
+def test_an_original_and_its_copies_form_one_group_and_other_photos_none(
+    tmp_path: Path, calibrated: Registry
+) -> None:
+    folder = tmp_path / "photos"
+    fam = make_family(folder, 1)
+    for seed in range(20, 26):
+        make_photo(folder / f"other{seed}.jpg", seed, SIZE, quality=90)
+    with index(folder, tmp_path / "db.sqlite3", calibrated) as store:
+        report = dup.find_duplicates(store, folder, calibrated.info("pixels-8x8"))
+    assert not report.notes
+    assert len(report.groups) == 1
+    group = report.groups[0]
+    assert set(group.paths) == {str(p) for p in fam.values()}
+    assert group.keeper.path in (str(fam["original"]), str(fam["exact"]))
+    assert group.reason
+    assert group.reclaimable() == sum(p.stat().st_size for p in fam.values()) - group.keeper.size
+
+
+def test_exact_strictness_groups_identical_files_only(tmp_path: Path, calibrated) -> None:
+    folder = tmp_path / "photos"
+    fam = make_family(folder, 2)
+    with index(folder, tmp_path / "db.sqlite3", calibrated) as store:
+        report = dup.find_duplicates(store, folder, calibrated.info("pixels-8x8"), "exact")
+    assert [sorted(g.paths) for g in report.groups] == [
+        sorted([str(fam["original"]), str(fam["exact"])])
+    ]
+    assert report.groups[0].kind == "exact"
+
+
+def test_without_a_calibrated_threshold_copies_are_still_found_and_it_says_so(
+    tmp_path: Path, registry: Registry
+) -> None:
+    folder = tmp_path / "photos"
+    fam = make_family(folder, 3)
+    with index(folder, tmp_path / "db.sqlite3", registry) as store:
+        report = dup.find_duplicates(store, folder, registry.info("pixels-8x8"))
+    assert any("no calibrated duplicate threshold" in n for n in report.notes)
+    assert any("--calibrate --model pixels-8x8" in n for n in report.notes)
+    (group,) = report.groups
+    found = set(group.paths)
+    for kind in ("original", "exact", "resized", "rotated", "watermark"):
+        assert str(fam[kind]) in found, kind
+
+
+def test_photos_indexed_before_signatures_existed_get_one(tmp_path: Path, calibrated) -> None:
+    folder = tmp_path / "photos"
+    fam = make_family(folder, 4)
+    with index(folder, tmp_path / "db.sqlite3", calibrated) as store:
+        with store.transaction() as conn:
+            conn.execute("DELETE FROM signatures")
+        report = dup.find_duplicates(store, folder, calibrated.info("pixels-8x8"))
+        assert len(report.groups) == 1 and len(report.groups[0].photos) == len(fam)
+        assert store._conn.execute("SELECT COUNT(*) FROM signatures").fetchone()[0] == len(fam)
+
+
+def test_signatures_follow_the_photo_like_latents(tmp_path: Path, calibrated) -> None:
+    folder = tmp_path / "photos"
+    a = make_photo(folder / "a.jpg", 1, SIZE)
+    db = tmp_path / "db.sqlite3"
+    with index(folder, db, calibrated) as store:
+        (pid,) = [r.id for r in store.photos_under(folder).values()]
+        first = store._conn.execute("SELECT data FROM signatures WHERE photo_id = ?", (pid,))
+        assert len(first.fetchone()[0]) == 32 * 32
+    shutil.copy(a, folder / "copy.jpg")  # a copy is recognised by its hash: not decoded
+    with index(folder, db, calibrated) as store:
+        assert store._conn.execute("SELECT COUNT(*) FROM signatures").fetchone()[0] == 2
+    make_photo(a, 2, SIZE)  # an edit: the old signature described other pixels
+    with Store(db) as store:
+        with store.transaction() as conn:
+            store.upsert_photo(conn, str(a), a.stat().st_size, a.stat().st_mtime_ns, b"new")
+        assert store._conn.execute("SELECT COUNT(*) FROM signatures").fetchone()[0] == 1
+
+
+def _photo(i: int, **kw) -> dup.Photo:
+    base = dict(size=1000, mtime_ns=i, hash=bytes([i]), width=100, height=100, taken=None)
+    base.update(kw)
+    return dup.Photo(i, f"/p/{i}.jpg", **base)
+
+
+def test_a_chain_of_look_alikes_never_becomes_one_group() -> None:
+    # 0~1~2~3~4~5~6: each only like its neighbours (edges given directly).
+    edges = {(i, i + 1): 1.0 for i in range(6)}
+    groups = dup._centre_groups(7, edges, None)
+    for g in groups:
+        centre = g[0]
+        assert all((min(centre, o), max(centre, o)) in edges for o in g[1:])
+    assert not any({0, 6} <= set(g) or {0, 3} <= set(g) for g in groups)
+
+
+def test_grouping_by_signature_alone_keeps_unrelated_pictures_apart() -> None:
+    rng = np.random.default_rng(0)
+    pictures = rng.integers(0, 256, (6, 32, 32)).astype(np.uint8)
+    sigs = np.concatenate([pictures, pictures[:1] // 2 + 60])  # 6 is 0 darker, lower contrast
+    photos = [_photo(i) for i in range(7)]
+    groups = dup.group_photos(photos, sigs, None)
+    assert [sorted(p.id for p in g.photos) for g in groups] == [[0, 6]]
+
+
+def test_photos_taken_at_different_moments_are_not_near_copies() -> None:
+    rng = np.random.default_rng(1)
+    picture = rng.integers(0, 256, (32, 32)).astype(np.uint8)
+    photos = [_photo(0, taken="2024:05:01 10:00:00"), _photo(1, taken="2024:05:01 10:00:02")]
+    assert dup.group_photos(photos, np.stack([picture, picture]), None) == []
+    photos[1] = _photo(1, taken="2024:05:01 10:00:00")
+    assert len(dup.group_photos(photos, np.stack([picture, picture]), None)) == 1
+
+
+def test_keeper_is_the_largest_then_the_unedited_and_the_user_can_choose() -> None:
+    big, small = _photo(1, width=4000, height=3000), _photo(2, width=800, height=600)
+    group = dup.Group([small, big], "near")
+    dup.choose_keeper(group)
+    assert group.keeper is big and group.reason == "largest, 12.0 MP"
+    a, b = _photo(3), _photo(4)
+    group = dup.Group([a, b], "near")
+    dup.choose_keeper(group, edited=lambda path: path == a.path)
+    assert group.keeper is b and group.reason == "not edited"
+    group.choose_keeper(a.path)
+    assert group.keeper is a and group.reason == "your choice"
+
+
+def test_unknown_strictness_is_refused_in_words() -> None:
+    with pytest.raises(dup.PhotoSortError, match="unknown strictness"):
+        dup.group_photos([], None, None, "loose")
+
+
+def test_neighbour_search_above_the_exact_limit_finds_near_copies() -> None:
+    rng = np.random.default_rng(2)
+    x = rng.normal(size=(3000, 16)).astype(np.float32)
+    x[1500:1510] = x[:10] + rng.normal(scale=0.01, size=(10, 16))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    pairs = dup.neighbour_pairs(x, x, 4, 0.01, exact_up_to=100)
+    found = {tuple(sorted(map(int, p))) for p in pairs if p[0] != p[1]}
+    assert {(i, 1500 + i) for i in range(10)} <= found
