@@ -55,6 +55,13 @@ def resource_path(*parts: str) -> Path | None:
     return path if path.exists() else None
 
 
+def guide_path() -> Path | None:
+    """The user guide (docs/using-the-app.md), shipped next to models/ and resources/."""
+    docs = shipped_dir("docs")
+    guide = docs / "using-the-app.md" if docs is not None else None
+    return guide if guide is not None and guide.is_file() else None
+
+
 def user_data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, APP_AUTHOR))
 

@@ -283,6 +283,14 @@ class Registry:
             known = ", ".join(sorted(self._models)) or "none"
             raise ModelError(f"unknown model {model_id!r} (installed: {known})") from None
 
+    def set_threads(self, threads: int | None) -> None:
+        """Inference threads for encoders opened from now on (None: onnxruntime decides).
+        Encoders already open are dropped so that the next use opens them with it."""
+        with self._lock:
+            if threads != self.threads:
+                self.threads = threads
+                self._encoders.clear()
+
     def encoder(self, model_id: str | None = None) -> Encoder:
         info = self.info(model_id)
         with self._lock:

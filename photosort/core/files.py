@@ -14,6 +14,8 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from photosort.core.exclude import Exclusions
+
 PHOTO_EXTENSIONS = frozenset(
     {
         ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".dib",
@@ -54,11 +56,16 @@ def _is_hidden(name: str) -> bool:
     return name.startswith(".") or name in {"@eaDir", "$RECYCLE.BIN", "System Volume Information"}
 
 
-def scan_folder(folder: str | os.PathLike[str]) -> ScanResult:
-    """All photos under `folder`, sorted by path; unreadable places go to `problems`."""
+def scan_folder(folder: str | os.PathLike[str], exclude: Exclusions | None = None) -> ScanResult:
+    """All photos under `folder`, sorted by path; unreadable places go to `problems`.
+
+    `exclude`: folders and name patterns to leave out; by default the user's
+    (`PHOTOSORT_EXCLUDE`, set from Preferences)."""
     root = os.path.abspath(os.fspath(folder))
     result = ScanResult()
-    result.files = sorted(_walk(root, result.problems, result.export_folders), key=lambda e: e.path)
+    rules = exclude if exclude is not None else Exclusions.from_environment()
+    files = _walk(root, result.problems, result.export_folders, rules)
+    result.files = sorted(files, key=lambda e: e.path)
     return result
 
 
@@ -84,7 +91,10 @@ def _holds_export(directory: str, entries: list[os.DirEntry[str]]) -> bool:
 
 
 def _walk(
-    root: str, problems: list[tuple[str, str]], export_folders: list[str]
+    root: str,
+    problems: list[tuple[str, str]],
+    export_folders: list[str],
+    exclude: Exclusions,
 ) -> Iterator[FileEntry]:
     seen_dirs: set[tuple[int, int]] = set()
     pending = [root]
@@ -112,7 +122,7 @@ def _walk(
             continue
         for entry in entries:
             name = entry.name
-            if _is_hidden(name):
+            if _is_hidden(name) or (exclude and exclude.excludes(entry.path, name)):
                 continue
             try:
                 if entry.is_dir(follow_symlinks=True):

@@ -14,17 +14,17 @@ from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from photosort import __version__, paths
+from photosort.core import exclude
 from photosort.core.encoders import Registry
 from photosort.core.errors import describe
 from photosort.ui.icons import app_icon
 from photosort.ui.main_window import MainWindow
-from photosort.ui.settings import AppSettings
+from photosort.ui.settings import AUTO_THREADS, AppSettings
 
 log = logging.getLogger("photosort.ui")
 
-#: The indexer runs the encoder with this many threads: the other core keeps the GUI and
-#: thumbnails fluent.
-ENCODER_THREADS = max(1, (os.cpu_count() or 2) // 2)
+#: The indexer runs the encoder with this many threads unless Preferences say otherwise.
+ENCODER_THREADS = AUTO_THREADS
 
 
 def ensure_application(argv: list[str] | None = None) -> QApplication:
@@ -55,10 +55,14 @@ def create_main_window(
     `registry` and `thumbnail_dir`; the defaults are the user's.
     """
     ensure_application()
-    if registry is None:
-        registry = Registry.default(threads=ENCODER_THREADS)
     if not isinstance(settings, AppSettings):
         settings = AppSettings(settings)
+    if registry is None:
+        registry = Registry.default(threads=settings.threads or ENCODER_THREADS)
+    elif settings.threads:
+        registry.set_threads(settings.threads)
+    if settings.exclude_rules:  # (else PHOTOSORT_EXCLUDE, if the user set it, stays)
+        exclude.set_environment(settings.exclude_rules)
     thumbs = Path(thumbnail_dir) if thumbnail_dir is not None else paths.thumbnail_cache_dir()
     window = MainWindow(registry, paths.default_db_path(db_path), settings, thumbs)
     # Everything built so far lives as long as the app: keep the cyclic collector from

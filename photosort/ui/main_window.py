@@ -31,6 +31,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from photosort import paths
+from photosort.core import disk_cache, exclude
 from photosort.core.encoders import Registry
 from photosort.core.errors import ModelError
 from photosort.core.export import ExportItem
@@ -40,6 +42,8 @@ from photosort.ui import ordering
 from photosort.ui.desktop import copy_text, open_with_system, show_in_file_manager
 from photosort.ui.dialogs.about import show_about
 from photosort.ui.dialogs.export_dialog import ExportDialog, ExportSource
+from photosort.ui.dialogs.help import GuideDialog, ShortcutsDialog, shortcut_rows
+from photosort.ui.dialogs.preferences import PreferencesDialog
 from photosort.ui.dialogs.preview_dialog import PreviewDialog
 from photosort.ui.dialogs.skipped_dialog import SkippedDialog
 from photosort.ui.empty_state import EmptyState
@@ -53,13 +57,13 @@ from photosort.ui.map_warmup import MapWarmUp
 from photosort.ui.ordering import GridOrder
 from photosort.ui.photo_menu import PhotoActions, build_photo_menu
 from photosort.ui.photo_model import PhotoModel
-from photosort.ui.settings import AppSettings
+from photosort.ui.settings import AUTO_THREADS, AppSettings
 from photosort.ui.snapshot import FolderSnapshot
 from photosort.ui.sorter import SortController, arrange_function
 from photosort.ui.status_bar import ElidingStatusBar
 from photosort.ui.status_panel import StatusPanel
 from photosort.ui.thumbnails import ThumbnailCache
-from photosort.ui.workers import Pools
+from photosort.ui.workers import Pools, run_task
 
 log = logging.getLogger("photosort.ui")
 
@@ -76,6 +80,7 @@ def installed_models(registry: Registry) -> list:
 
 class MainWindow(QMainWindow):
     errorShown = Signal(str)
+    cacheTrimmed = Signal(int)  # bytes freed in the thumbnail cache
 
     def __init__(
         self,
@@ -165,7 +170,7 @@ class MainWindow(QMainWindow):
             "open-folder",
             "Open a folder of photos",
         )
-        self.samples_action = a("Open the &Sample Photos", self.open_samples)
+        self.samples_action = a("Open the &Sample Photos", self.open_samples, "Ctrl+Shift+O")
         self.samples_action.setEnabled(self.samples is not None)
         self.export_action = a(
             "&Export Sorted Copies…",
@@ -174,7 +179,7 @@ class MainWindow(QMainWindow):
             "export",
             "Copy the photos, renamed in the current order, to a folder",
         )
-        self.quit_action = a("&Quit", self.close, QKeySequence.StandardKey.Quit)
+        self.quit_action = a("&Quit", self.close, "Ctrl+Q")
         self.select_all_action = a(
             "Select &All", self.grid.selectAll, QKeySequence.StandardKey.SelectAll
         )
@@ -190,12 +195,16 @@ class MainWindow(QMainWindow):
             "sort-similar",
             "Most similar to the selected photos first",
         )
-        self.sort_name_action = a("Sort by &Name", lambda: self.sorter.sort_by(ordering.NAME))
-        self.sort_date_action = a("Sort by &Date Taken", lambda: self.sorter.sort_by(ordering.DATE))
+        self.sort_name_action = a(
+            "Sort by &Name", lambda: self.sorter.sort_by(ordering.NAME), "Ctrl+Shift+N"
+        )
+        self.sort_date_action = a(
+            "Sort by &Date Taken", lambda: self.sorter.sort_by(ordering.DATE), "Ctrl+Shift+D"
+        )
         self.arrange_action = a(
             "&Arrange by Similarity",
             self.arrange,
-            None,
+            "Ctrl+Shift+R",
             "arrange",
             "Place look-alike photos next to each other",
         )
@@ -210,7 +219,7 @@ class MainWindow(QMainWindow):
             act.setCheckable(True)
             group.addAction(act)
         self.sort_name_action.setChecked(True)
-        self.ranks_action = a("Show &Rank and Distance", self._toggle_ranks)
+        self.ranks_action = a("Show &Rank and Distance", self._toggle_ranks, "Ctrl+I")
         self.ranks_action.setCheckable(True)
         self.zoom_in_action = a(
             "Zoom &In",
@@ -221,11 +230,20 @@ class MainWindow(QMainWindow):
         self.zoom_out_action = a(
             "Zoom &Out", lambda: self.grid.zoom(-1), QKeySequence.StandardKey.ZoomOut, "zoom-out"
         )
-        self.cancel_action = a("&Cancel Indexing", self.library.cancel_indexing, None, "cancel")
+        self.cancel_action = a("&Cancel Indexing", self.library.cancel_indexing, "Esc", "cancel")
         self.cancel_action.setEnabled(False)
-        self.reindex_action = a("&Index Again", lambda: self.library.start_indexing())
-        self.skipped_action = a("Show S&kipped Files…", self.show_skipped)
-        self.about_action = a("&About PhotoSort", self.show_about)
+        self.reindex_action = a("&Index Again", lambda: self.library.start_indexing(), "F5")
+        self.skipped_action = a("Show S&kipped Files…", self.show_skipped, "Ctrl+K")
+        self.preferences_action = a(
+            "&Preferences…",
+            self.show_preferences,
+            "Ctrl+,",
+            tip="Encoder, threads, cache, folders to leave out",
+        )
+        self.preferences_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.guide_action = a("&Using PhotoSort", self.show_guide, "F1")
+        self.shortcuts_action = a("&Keyboard Shortcuts", self.show_shortcuts, "Ctrl+F1")
+        self.about_action = a("&About PhotoSort", self.show_about, "Shift+F1")
         self.preview_action = a("&Preview", self._preview_current, "Space")
         # Space belongs to the grid only (a focused button or list keeps its own Space).
         self.removeAction(self.preview_action)
@@ -237,6 +255,7 @@ class MainWindow(QMainWindow):
         file_menu = bar.addMenu("&File")
         file_menu.addAction(self.open_action)
         self.recent_menu = file_menu.addMenu("Open &Recent")
+        self.recent_menu.setObjectName("recentMenu")  # the user's folders: no shortcuts
         self.recent_menu.aboutToShow.connect(self._fill_recent)
         file_menu.addAction(self.samples_action)
         file_menu.addSeparator()
@@ -247,6 +266,8 @@ class MainWindow(QMainWindow):
         edit.addAction(self.select_all_action)
         edit.addAction(self.copy_action)
         edit.addAction(self.preview_action)
+        edit.addSeparator()
+        edit.addAction(self.preferences_action)
         view = bar.addMenu("&View")
         for act in (
             self.sort_name_action,
@@ -273,6 +294,9 @@ class MainWindow(QMainWindow):
         index.addAction(self.reindex_action)
         index.addAction(self.skipped_action)
         help_menu = bar.addMenu("&Help")
+        help_menu.addAction(self.guide_action)
+        help_menu.addAction(self.shortcuts_action)
+        help_menu.addSeparator()
         help_menu.addAction(self.about_action)
 
     def _build_toolbar(self) -> None:
@@ -374,8 +398,10 @@ class MainWindow(QMainWindow):
         self.status.set_zoom(self.grid.thumb_size())
         self.ranks_action.setChecked(s.show_ranks)
         self.grid.delegate.show_ranks = s.show_ranks
-        self._show_model(s.model_id or "")
+        self._show_model(s.default_model_id or s.model_id or "")
         self.status.set_counts(0, 0, 0)
+        self._exclude_rules = s.exclude_rules
+        QTimer.singleShot(0, self.trim_thumbnail_cache)
 
     # -- public API (menus, tests, the self-test) ---------------------------------------------
 
@@ -396,6 +422,7 @@ class MainWindow(QMainWindow):
             self.show_error(f"Cannot open {folder}: it is not a folder (or it no longer exists).")
             return
         self.thumbnails.clear()
+        self.trim_thumbnail_cache()
         self.sorter.reset()
         self.sort_name_action.setChecked(True)
         self.setWindowTitle(f"{os.path.basename(folder) or folder} — PhotoSort")
@@ -519,6 +546,64 @@ class MainWindow(QMainWindow):
         dialog = SkippedDialog(snap.skipped if snap else [], self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
+        return dialog
+
+    def show_preferences(self) -> PreferencesDialog:
+        dialog = PreferencesDialog(
+            self.settings,
+            installed_models(self.registry),
+            self.thumbnails.cache_dir,
+            self.pools.io,
+            self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.applied.connect(self.apply_preferences)
+        dialog.cacheCleared.connect(self._thumbnail_cache_cleared)
+        self.preferences_dialog = dialog
+        dialog.open()
+        return dialog
+
+    def apply_preferences(self) -> None:
+        """Make what Preferences say take effect now."""
+        s = self.settings
+        self.registry.set_threads(s.threads or AUTO_THREADS)  # the next indexing run uses it
+        rules = s.exclude_rules
+        changed = rules != self._exclude_rules
+        self._exclude_rules = rules
+        exclude.set_environment(rules)
+        self.trim_thumbnail_cache()
+        if s.default_model_id and s.default_model_id != self.current_model_id():
+            self.choose_model(s.default_model_id)
+        elif changed and self.library.snapshot is not None:
+            self.library.folder_changed()  # rescans: left-out photos go, let-in ones come
+
+    def trim_thumbnail_cache(self) -> None:
+        """Keep the thumbnail cache within the size set in Preferences (on a worker)."""
+        folder = self.thumbnails.cache_dir
+        if folder is None:
+            return
+        limit = self.settings.thumb_cache_mb * disk_cache.MB
+        run_task(lambda: disk_cache.trim(folder, limit), self.cacheTrimmed.emit,
+                 lambda m: log.info("thumbnail cache not trimmed: %s", m), pool=self.pools.io)  # fmt: skip
+
+    def _thumbnail_cache_cleared(self, _freed: int = 0) -> None:
+        self.thumbnails.clear()  # the ones in memory too: the grid asks again
+        self.grid.viewport().update()
+
+    def show_guide(self) -> GuideDialog | None:
+        guide = paths.guide_path()
+        if guide is None:
+            self.show_error("The guide (using-the-app.md) is not installed with this copy.")
+            return None
+        dialog = GuideDialog(guide, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(shortcut_rows(self.menuBar()), self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
         return dialog
 
     def show_about(self) -> None:

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtCore import QByteArray, QSettings
 
 MAX_RECENT = 8
+#: Inference threads when the user has not chosen: half the cores, so the other half keeps the
+#: GUI and thumbnails fluent.
+AUTO_THREADS = max(1, (os.cpu_count() or 2) // 2)
+DEFAULT_THUMB_CACHE_MB = 1024
+MIN_THUMB_CACHE_MB = 50
 
 
 class AppSettings:
@@ -94,6 +101,46 @@ class AppSettings:
     @export_pattern.setter
     def export_pattern(self, value: str) -> None:
         self.qs.setValue("export/pattern", value)
+
+    # -- Preferences ------------------------------------------------------------------------
+
+    @property
+    def default_model_id(self) -> str | None:
+        """The encoder to start with (None: the one used last, else the shipped default)."""
+        return self._get("preferences/default_model", None, str) or None
+
+    @default_model_id.setter
+    def default_model_id(self, value: str | None) -> None:
+        self.qs.setValue("preferences/default_model", value or "")
+
+    @property
+    def threads(self) -> int:
+        """Inference threads for indexing; 0: automatic (half the cores)."""
+        return max(0, self._get("preferences/threads", 0, int))
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        self.qs.setValue("preferences/threads", int(value))
+
+    @property
+    def thumb_cache_mb(self) -> int:
+        return max(
+            MIN_THUMB_CACHE_MB, self._get("preferences/thumb_cache_mb", DEFAULT_THUMB_CACHE_MB, int)
+        )
+
+    @thumb_cache_mb.setter
+    def thumb_cache_mb(self, value: int) -> None:
+        self.qs.setValue("preferences/thumb_cache_mb", int(value))
+
+    @property
+    def exclude_rules(self) -> list[str]:
+        """Folders and name patterns left out of every scan, one rule each."""
+        text = self._get("preferences/exclude", "", str)
+        return [line for line in text.splitlines() if line.strip()]
+
+    @exclude_rules.setter
+    def exclude_rules(self, rules: list[str]) -> None:
+        self.qs.setValue("preferences/exclude", "\n".join(r for r in rules if r.strip()))
 
     # -- measured per encoder ----------------------------------------------------------------
 
