@@ -158,3 +158,9 @@ def test_the_guide_is_found_installed_and_bundled(tmp_path, monkeypatch):
     spec = (REPO / "photosort.spec").read_text()
     assert '(str(ROOT / "docs" / "using-the-app.md"), "docs")' in spec
     assert '(str(ROOT / "docs" / "screenshots"), "docs/screenshots")' in spec
+
+
+def test_the_guides_pictures_fit_its_window(qtbot, make_window):
+    dialog = make_window().show_guide()
+    qtbot.waitExposed(dialog)
+    assert dialog.browser.horizontalScrollBar().maximum() == 0  # nothing to scroll sideways

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import Qt, QUrl
-from PySide6.QtGui import QAction, QKeySequence, QTextDocument
+from PySide6.QtGui import QAction, QKeySequence, QTextCursor, QTextDocument
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -132,3 +132,34 @@ class GuideDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(860, 760)
         self.setWindowFlag(Qt.WindowType.WindowMaximizeButtonHint, True)
+        self.fit_images(780)
+
+    def fit_images(self, width: int) -> None:
+        """Screenshots are 1400 px wide: show them at most `width` px wide, aspect kept."""
+        doc = self.browser.document()
+        block = doc.begin()
+        while block.isValid():
+            it = block.begin()
+            while not it.atEnd():
+                fragment = it.fragment()
+                fmt = fragment.charFormat()
+                if fragment.isValid() and fmt.isImageFormat():
+                    image = fmt.toImageFormat()
+                    picture = doc.resource(
+                        QTextDocument.ResourceType.ImageResource.value, QUrl(image.name())
+                    )
+                    if (
+                        picture is not None
+                        and hasattr(picture, "width")
+                        and picture.width() > width
+                    ):
+                        image.setWidth(width)
+                        image.setHeight(picture.height() * width / picture.width())
+                        cursor = QTextCursor(doc)
+                        cursor.setPosition(fragment.position())
+                        cursor.setPosition(
+                            fragment.position() + fragment.length(), QTextCursor.MoveMode.KeepAnchor
+                        )
+                        cursor.setCharFormat(image)
+                it += 1
+            block = block.next()

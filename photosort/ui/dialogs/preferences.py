@@ -101,7 +101,6 @@ class PreferencesDialog(QDialog):
         cache_row.addWidget(self.clear_button)
 
         self.exclude = QPlainTextEdit()
-        self.exclude.setPlaceholderText(EXCLUDE_HINT)
         self.exclude.setPlainText("\n".join(settings.exclude_rules))
         self.exclude.setTabChangesFocus(True)
         self.exclude.setMinimumHeight(90)
