@@ -494,13 +494,15 @@ def compute_map(
     preview: PreviewCallback | None = None,
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
+    before_fit: Callable[[], None] | None = None,
 ) -> MapLayout:
     """The folder's map, from the cache when it is still valid; see the module docstring.
 
     `scope` names the collection (the folder) whose cache entry this is; by default the common
     folder of `paths`. `refine=False` stops at the PCA layout (tests, previews). Stages report
     progress as (stage, 4); cancelling raises `Cancelled` between stages (a running UMAP fit,
-    a few seconds, finishes first).
+    a few seconds, finishes first). `before_fit` runs just before a UMAP fit (the app waits
+    there for its background warm-up of umap's kernels instead of compiling them twice).
     """
     paths = list(paths)
     n = len(paths)
@@ -552,6 +554,8 @@ def compute_map(
     if preview is not None:
         preview(MapLayout(paths, normalise(start), "pca"))
     stage(1, "finding neighbours" if umap_is_warm() else FIRST_TIME_MESSAGE)
+    if before_fit is not None:
+        before_fit()
     reducer = _fit_umap(x, start, epochs or default_epochs(n), cancel)
     _mark_warm()
     stage(3, "saving the map")

@@ -466,12 +466,24 @@ class MainWindow(QMainWindow):
         actions = PhotoActions(
             sort_like=self.sort_like,
             preview=self.show_preview,
-            open_viewer=open_with_system,
-            reveal=show_in_file_manager,
+            open_viewer=self.open_in_viewer,
+            reveal=self.reveal_in_file_manager,
             copy_paths=self.copy_paths,
             export_selection=lambda: self.show_export(selection=True),
         )
         return build_photo_menu(self, clicked, selected, actions)
+
+    def open_in_viewer(self, path: str) -> None:
+        if not open_with_system(path):
+            self.show_error(
+                f"{os.path.basename(path)} could not be opened in another program: no image "
+                "viewer is set up to open it on this computer. Choose a default app for this kind "
+                "of file in your system settings, or use Show in File Manager."
+            )
+
+    def reveal_in_file_manager(self, path: str) -> None:
+        if not show_in_file_manager(path):
+            self.show_error(f"No file manager could be started. The photo is here: {path}")
 
     def copy_paths(self, paths: list[str]) -> None:
         if paths:

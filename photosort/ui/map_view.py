@@ -268,6 +268,7 @@ def map_job(
     """Worker side: read the latents with this thread's own Store and compute (or read) the map."""
     from photosort.core.projection import compute_map
     from photosort.core.store import Store
+    from photosort.ui.map_warmup import wait_for_warm_up
 
     metric = metric or _metric_for(model_id)
     with Store(db_path) as store:
@@ -283,6 +284,7 @@ def map_job(
             preview=report,
             progress=report,
             cancel=cancel,
+            before_fit=lambda: wait_for_warm_up(cancel),
         )
 
 

@@ -19,10 +19,12 @@ import contextlib
 import logging
 import multiprocessing as mp
 import os
+import threading
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
+from photosort.core.jobs import CancelToken
 from photosort.ui.index_process import use_process
 from photosort.ui.workers import TaskHandle, run_task
 
@@ -43,6 +45,20 @@ def _warm_child(target: Callable[[], None]) -> None:
     with contextlib.suppress(OSError, AttributeError):
         os.nice(15)  # background work yields the CPU to the app and everything else
     target()
+
+
+#: Clear while a warm-up runs (any window of this process): a map that needs a UMAP fit waits
+#: for it (`wait_for_warm_up`) instead of compiling the same kernels on a thread of the app.
+_idle = threading.Event()
+_idle.set()
+POLL_SECONDS = 0.2
+
+
+def wait_for_warm_up(cancel: CancelToken | None = None) -> None:
+    """Worker side: return once no warm-up is running (or raise Cancelled)."""
+    while not _idle.wait(POLL_SECONDS):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
 
 
 def umap_available() -> bool:
@@ -88,18 +104,22 @@ class MapWarmUp(QObject):
             # Checked here, not on the GUI thread: it reads a file and imports metadata.
             if not umap_available() or already_warm():
                 return False
-            if not use_process():
-                target()
+            _idle.clear()
+            try:
+                if not use_process():
+                    target()
+                    return True
+                ctx = mp.get_context("spawn")  # never fork a process that runs Qt threads
+                proc = ctx.Process(target=_warm_child, args=(target,),
+                                   name="photosort-map-warm-up", daemon=True)  # fmt: skip
+                self._process = proc
+                proc.start()
+                proc.join()
+                if proc.exitcode != 0:
+                    raise RuntimeError(f"the map warm-up stopped with exit code {proc.exitcode}")
                 return True
-            ctx = mp.get_context("spawn")  # never fork a process that runs Qt threads
-            proc = ctx.Process(target=_warm_child, args=(target,), name="photosort-map-warm-up",
-                               daemon=True)  # fmt: skip
-            self._process = proc
-            proc.start()
-            proc.join()
-            if proc.exitcode != 0:
-                raise RuntimeError(f"the map warm-up stopped with exit code {proc.exitcode}")
-            return True
+            finally:
+                _idle.set()
 
         def done(ran: bool) -> None:
             self.finished.emit(ran)

@@ -205,3 +205,33 @@ def test_turned_off_it_does_nothing(qtbot, make_window, photos):
     with qtbot.assertNotEmitted(window.map_warmup.started):
         open_and_index(qtbot, window, photos)
     assert not window.map_warmup.running
+
+
+def test_a_map_waits_for_a_running_warm_up_instead_of_compiling_twice(
+    qtbot, view, tmp_path, monkeypatch, registry
+):
+    from photosort.core.indexer import Indexer
+    from photosort.core.store import Store
+    from photosort.ui import map_warmup
+    from tests import umap_stand_in
+
+    fits = umap_stand_in.install(monkeypatch)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))  # a first-ever map
+    folder = make_folder(tmp_path / "photos", 20)
+    db = tmp_path / "map.sqlite3"
+    with Store(db) as store:
+        Indexer(store, registry.encoder("pixels-8x8")).index_folder(str(folder))
+    map_warmup._idle.clear()  # as while MapWarmUp's process compiles
+    try:
+        view.load(str(db), str(folder), "pixels-8x8", metric="euclidean")
+        qtbot.waitUntil(
+            lambda: "Preparing the map (first time only" in view.progress.format(), timeout=TIMEOUT
+        )
+        assert view.layout_ is not None and view.layout_.method == "pca"  # shown meanwhile
+        assert fits == []  # no second compile while the warm-up runs
+    finally:
+        map_warmup._idle.set()  # the warm-up is over: the map is fitted now
+    qtbot.waitUntil(
+        lambda: view.layout_ is not None and view.layout_.method == "umap", timeout=TIMEOUT
+    )
+    assert fits == [20]

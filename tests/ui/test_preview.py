@@ -207,3 +207,13 @@ def test_a_viewer_that_cannot_start_is_said_in_the_window(qtbot, make_window, ph
     assert dialog.message.isVisible()
     assert "could not be opened" in shown.args[0]
     assert "Errno" not in shown.args[0]
+
+
+def test_the_grids_open_in_viewer_failing_is_said_too(qtbot, make_window, photos):
+    window = make_window()
+    open_and_index(qtbot, window, photos)
+    menu = window.photo_menu(0)
+    action = next(a for a in menu.actions() if a.text() == "Open in default viewer")
+    with qtbot.waitSignal(window.errorShown) as shown:
+        action.trigger()
+    assert "could not be opened" in shown.args[0] and "Errno" not in shown.args[0]
