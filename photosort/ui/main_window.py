@@ -41,6 +41,7 @@ from photosort.paths import resource_path
 from photosort.ui import ordering
 from photosort.ui.desktop import copy_text, open_with_system, show_in_file_manager
 from photosort.ui.dialogs.about import show_about
+from photosort.ui.dialogs.duplicates import DuplicatesDialog
 from photosort.ui.dialogs.export_dialog import ExportDialog, ExportSource
 from photosort.ui.dialogs.help import GuideDialog, ShortcutsDialog, shortcut_rows
 from photosort.ui.dialogs.preferences import PreferencesDialog
@@ -244,6 +245,13 @@ class MainWindow(QMainWindow):
         self.guide_action = a("&Using PhotoSort", self.show_guide, "F1")
         self.shortcuts_action = a("&Keyboard Shortcuts", self.show_shortcuts, "Ctrl+F1")
         self.about_action = a("&About PhotoSort", self.show_about, "Shift+F1")
+        self.duplicates_action = a(
+            "&Duplicates…",
+            self.show_duplicates,
+            "Ctrl+D",
+            None,
+            "Find copies of the same photo and move the extra ones to the Trash",
+        )
         self.preview_action = a("&Preview", self._preview_current, "Space")
         # Space belongs to the grid only (a focused button or list keeps its own Space).
         self.removeAction(self.preview_action)
@@ -280,6 +288,8 @@ class MainWindow(QMainWindow):
         view.addAction(self.ranks_action)
         view.addAction(self.zoom_in_action)
         view.addAction(self.zoom_out_action)
+        view.addSeparator()
+        view.addAction(self.duplicates_action)
         if self.map_panel is not None:
             view.addSeparator()
             self.map_action = self.map_panel.toggle_action()
@@ -615,6 +625,28 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> ShortcutsDialog:
         dialog = ShortcutsDialog(shortcut_rows(self.menuBar()), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+
+    def show_duplicates(self) -> DuplicatesDialog | None:
+        """View ▸ Duplicates: its own window; it follows indexing and asks before any move."""
+        snap = self.library.snapshot
+        if snap is None:
+            self.show_error("Open a folder first, then look for its duplicates.")
+            return None
+        dialog = DuplicatesDialog(
+            self.registry,
+            self.db_path,
+            snap.folder,
+            self.library.model_id,
+            self.pools,
+            self.thumbnails,
+            self.show_preview,
+            self,
+        )
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.set_indexing(self.library.indexing)
+        self.library.indexStarted.connect(dialog.index_started)
+        self.library.indexFinished.connect(dialog.index_finished)
+        dialog.trashed.connect(lambda _outcome: self.library.folder_changed())
         dialog.show()
         return dialog
 
