@@ -121,7 +121,9 @@ class GroupRow(QFrame):
         top.addWidget(self.trash_button)
         self.tiles: list[PhotoTile] = []
         self.choice = QButtonGroup(self)
-        row = QHBoxLayout()
+        strip = QWidget()
+        row = QHBoxLayout(strip)
+        row.setContentsMargins(0, 0, 0, 0)
         for photo in group.photos:
             keep = QRadioButton("Keep")
             self.choice.addButton(keep)
@@ -130,9 +132,19 @@ class GroupRow(QFrame):
             self.tiles.append(tile)
             row.addWidget(tile)
         row.addStretch(1)
+        # A group wider than the window scrolls sideways on its own; the header and its button
+        # stay in view.
+        scroll = QScrollArea()
+        scroll.setWidget(strip)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFixedHeight(
+            strip.sizeHint().height() + scroll.horizontalScrollBar().sizeHint().height() + 8
+        )
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addLayout(row)
+        layout.addWidget(scroll)
         self.number = number
         self._show_keeper()
 
@@ -176,7 +188,7 @@ class DuplicatesDialog(QDialog):
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Duplicates")
-        self.resize(1000, 700)
+        self.resize(1180, 760)
         self.registry, self.db_path, self.folder = registry, db_path, folder
         self.model_id, self.pools, self.thumbnails = model_id, pools, thumbnails
         self.preview = preview
