@@ -625,6 +625,8 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> ShortcutsDialog:
         dialog = ShortcutsDialog(shortcut_rows(self.menuBar()), self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     def show_duplicates(self) -> DuplicatesDialog | None:
         """View ▸ Duplicates: its own window; it follows indexing and asks before any move."""
