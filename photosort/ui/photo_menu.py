@@ -34,10 +34,12 @@ def build_photo_menu(
         many.setObjectName("sortSelected")
         many.triggered.connect(lambda: actions.sort_like(list(selected)))
     menu.addSeparator()
-    menu.addAction("Preview").triggered.connect(lambda: actions.preview(clicked))
+    # "\t": the key of the window's own action, shown in the menu's shortcut column.
+    menu.addAction("Preview\tSpace").triggered.connect(lambda: actions.preview(clicked))
     menu.addAction("Open in default viewer").triggered.connect(lambda: actions.open_viewer(clicked))
     menu.addAction("Show in file manager").triggered.connect(lambda: actions.reveal(clicked))
     label = "Copy path" if len(selected) <= 1 else f"Copy {len(selected)} paths"
+    label += "\tCtrl+C" if clicked in selected else ""  # Ctrl+C copies the selection
     menu.addAction(label).triggered.connect(lambda: actions.copy_paths(selected or [clicked]))
     menu.addSeparator()
     menu.addAction(action_icon("export"), "Export selected…").triggered.connect(
