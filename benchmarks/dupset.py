@@ -20,6 +20,7 @@ from pathlib import Path
 from PIL import Image, ImageDraw, ImageEnhance, ImageFont, ImageOps
 
 KINDS = (
+    "exact",  # the same file twice (imported from the phone twice)
     "resized",  # to 25-50 % of the pixels' side
     "recompressed",  # JPEG quality 40-70
     "cropped",  # to 80-95 % of the width and, independently, of the height
@@ -123,7 +124,7 @@ def make_copy(img: Image.Image, kind: str, rng: random.Random) -> tuple[Image.Im
         canvas.paste(img, (m, m + bar))
         img = canvas
     elif kind == "png":
-        save = {"format": "PNG"}
+        save = {"format": "PNG", "compress_level": 1}
     else:
         raise ValueError(kind)
     return img, save
@@ -172,7 +173,10 @@ def build(
         (folder / name).write_bytes(src.read_bytes())
         out.family[name], out.kind[name] = family, "original"
         img = _upright(src)
-        for kind in KINDS:
+        (folder / f"{family}_exact{src.suffix.lower()}").write_bytes(src.read_bytes())
+        out.family[f"{family}_exact{src.suffix.lower()}"] = family
+        out.kind[f"{family}_exact{src.suffix.lower()}"] = "exact"
+        for kind in KINDS[1:]:
             copy, save = make_copy(img, kind, rng)
             ext = ".png" if save["format"] == "PNG" else ".jpg"
             cname = f"{family}_{kind}{ext}"

@@ -384,10 +384,18 @@ def _near_edges(
                 cancel.raise_if_cancelled()
             pa, pb = photos[reps[a[idx]]], photos[reps[b[idx]]]
             ra, rb = _aspect(pa), _aspect(pb)
-            best = max(
-                sig.contained_agreement(pix[a[idx]], pix[b[idx]], ra / rb),
-                sig.contained_agreement(pix[b[idx]], pix[a[idx]], rb / ra),
+            framed = max(
+                sig.framed_agreement(pix[a[idx]], pix[b[idx]]),
+                sig.framed_agreement(pix[b[idx]], pix[a[idx]]),
             )
+            if framed >= CONTAINED_PICTURE:
+                score[idx] = framed
+                continue
+            hopeless = CONTAINED_PICTURE - 0.08
+            best = sig.contained_agreement(pix[a[idx]], pix[b[idx]], ra / rb, hopeless)
+            if best < CONTAINED_PICTURE:
+                back = sig.contained_agreement(pix[b[idx]], pix[a[idx]], rb / ra, hopeless)
+                best = max(best, back)
             if best >= CONTAINED_PICTURE:
                 score[idx] = best
     similar = thresholds.similar if thresholds is not None else -1.0

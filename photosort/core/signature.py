@@ -181,13 +181,16 @@ def _framed_details(pixels: np.ndarray) -> np.ndarray:
 EDGE = 3
 
 
-def contained_agreement(big: np.ndarray, small: np.ndarray, aspect_ratio: float) -> float:
+def contained_agreement(
+    big: np.ndarray, small: np.ndarray, aspect_ratio: float, give_up_below: float = -1.0
+) -> float:
     """How well `small` matches some window of `big` covering MIN_COVER..100 % of each side
     (a crop of it, or it framed by a border): the best agreement over a coarse search, refined
     around the best window. Pixels, not details: (SIDE, SIDE) each. `aspect_ratio` is
     (big width / big height) / (small width / small height), from the photos' real sizes.
 
-    No pixels are trimmed here: a burst's next frame differs from its window by a strip at one
+    A coarse best under `give_up_below` is returned without refining (the search's cost is
+    mostly spent on pairs that are not copies). No pixels are trimmed here: a burst's next frame differs from its window by a strip at one
     edge, which trimming would forgive.
     """
     import numpy as np
@@ -198,6 +201,8 @@ def contained_agreement(big: np.ndarray, small: np.ndarray, aspect_ratio: float)
     if not len(coarse):
         return -1.0
     scores = agreement(_framed_details(_sample(big, coarse))[inner], target, keep=1.0)
+    if scores.max() < give_up_below:
+        return float(scores.max())  # refining moves a score by a few hundredths, not more
     x0, y0, sx, _ = coarse[int(np.argmax(scores))]
     d = np.array([-1.0, 0.0, 1.0], dtype=np.float32)
     fx, fy, fs = (a.ravel() for a in np.meshgrid(d / SIDE, d / SIDE, d * 0.02))
@@ -215,3 +220,39 @@ def contained_agreement(big: np.ndarray, small: np.ndarray, aspect_ratio: float)
         refined = agreement(_framed_details(_sample(big, near))[inner], target, keep=1.0)
         scores = np.concatenate([scores, refined])
     return float(scores.max())
+
+
+def _flat_margin(lines: np.ndarray) -> int:
+    """How many of these lines (outermost first) are one flat colour, like a frame's."""
+    n = 0
+    lo, hi = SIDE // 5, SIDE - SIDE // 5  # a title bar spans the top of the side margins
+    for line in lines:
+        if float(line[lo:hi].std()) >= 3.0:
+            break
+        n += 1
+    return n
+
+
+def framed_agreement(big: np.ndarray, small: np.ndarray) -> float:
+    """How well `small` matches what is inside the flat frame of `big` (a screenshot of it,
+    a photo on a page). The frame is found on the signature (flat outer rows and columns), then
+    the inside is compared, trying each edge one pixel in or out. -1 when `big` has no frame."""
+    import numpy as np
+
+    top = _flat_margin(big)
+    bottom = _flat_margin(big[::-1])
+    left = _flat_margin(big.T)
+    right = _flat_margin(big.T[::-1])
+    if sum(m > 0 for m in (top, bottom, left, right)) < 3 or top + bottom >= SIDE // 2:
+        return -1.0
+    d = np.array([-1.0, 0.0, 1.0], dtype=np.float32)
+    t, b, lf, r = (a.ravel() for a in np.meshgrid(d + top, d + bottom, d + left, d + right))
+    windows = np.stack([lf, t, SIDE - lf - r, SIDE - t - b], axis=1) / SIDE
+    ok = (windows[:, :2] >= 0).all(axis=1) & (windows[:, 2:] >= MIN_COVER / 2).all(axis=1)
+    ok &= (windows[:, 0] + windows[:, 2] <= 1.0001) & (windows[:, 1] + windows[:, 3] <= 1.0001)
+    windows = windows[ok]
+    if not len(windows):
+        return -1.0
+    inner = np.s_[..., EDGE : SIDE - EDGE, EDGE : SIDE - EDGE]
+    target = _framed_details(small)[None][inner]
+    return float(agreement(_framed_details(_sample(big, windows))[inner], target, keep=1.0).max())
