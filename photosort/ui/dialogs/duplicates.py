@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 from photosort.core.duplicates import DEFAULT_STRICTNESS, Group, Photo, Report, find_duplicates
 from photosort.core.encoders import Registry
 from photosort.core.files import display_path
+from photosort.core.jobs import Progress
 from photosort.core.store import Store
 from photosort.core.trash import TrashOutcome, format_bytes, trash_duplicates
 from photosort.ui.thumbnails import ThumbnailCache
@@ -252,11 +253,20 @@ class DuplicatesDialog(QDialog):
         registry, db, folder = self.registry, self.db_path, self.folder
         model_id, strictness = self.model_id, self.strictness.currentData()
 
-        def job() -> Report:
+        def job(report) -> Report:
             with Store(db) as store:
-                return find_duplicates(store, folder, registry.info(model_id), strictness)
+                info = registry.info(model_id)
+                return find_duplicates(store, folder, info, strictness, progress=report)
 
-        self._handle = run_task(job, self._show, self._failed, pool=self.pools.io)
+        self._handle = run_task(
+            job, self._show, self._failed, pool=self.pools.io, on_progress=self._progress
+        )
+
+    def _progress(self, p: Progress) -> None:
+        # Only photos indexed before signatures existed are read again, once.
+        self.summary.setText(
+            f"Looking for duplicates… reading {p.done:,} of {p.total:,} photos indexed earlier"
+        )
 
     def _failed(self, message: str) -> None:
         self._handle = None

@@ -1,0 +1,139 @@
+"""Grouping 100,000 indexed photos: time and peak memory (targets: < 3 s, < 1 GB).
+
+The photos' facts come from a real index: every photo of ../shared/data (scenes-train,
+scenes-test, everyday-dev, landmarks-dev, camera: ~18,500 real photos, indexed here with the
+real indexer into a work database, kept with --work). That is fewer than 100,000, so the rest are
+replicas of them that stay unrelated to their sources and to each other, while keeping the real
+neighbourhoods inside each replica: a replica's latents are turned by a random rotation of the
+latent space (every distance inside the replica unchanged, none shared with the others), and
+its signatures are mirrored and/or inverted (a mirror is not a turn the grouping looks for, and
+an inverted picture correlates at -1). One real near-copy in the data is then one near-copy in
+every replica, as in a bigger real folder.
+
+The timed step is `group_photos` (candidates, checks, grouping, keepers) on arrays already in
+memory, in a fresh child process whose peak resident memory (ru_maxrss) is reported; reading
+the same facts from the store is timed on the real part.
+
+    python benchmarks/duplicates_scale.py [--count 100000] [--work DIR] [--strictness near]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+FOLDERS = ("scenes-train", "scenes-test", "everyday-dev", "landmarks-dev", "camera")
+
+CHILD = r"""
+import json, resource, sys, time
+import numpy as np
+sys.path.insert(0, sys.argv[1])
+from photosort.core import duplicates as dup
+from photosort.core.encoders import Registry
+from photosort.core.store import Store
+from photosort.core.signature import SIDE
+
+db, folder, model, count, strictness = sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]), sys.argv[6]
+info = Registry.default().info(model)
+t = time.perf_counter()
+with Store(db) as store:
+    rows = store.duplicate_facts_under(folder, model)
+read_s = time.perf_counter() - t
+rows = [r for r in rows if r[8] is not None and r[9] is not None]
+n = len(rows)
+base_sig = np.frombuffer(b"".join(r[8] for r in rows), np.uint8).reshape(n, SIDE, SIDE)
+base_lat = np.frombuffer(b"".join(r[9] for r in rows), np.float32).reshape(n, -1)
+rng = np.random.default_rng(0)
+variants = [
+    lambda s: s,
+    lambda s: s[:, :, ::-1],            # mirrored
+    lambda s: 255 - s,                  # inverted
+    lambda s: 255 - s[:, :, ::-1],
+    lambda s: s[:, ::-1, :],            # upside-down mirror (a flip, not a turn)
+    lambda s: 255 - s[:, ::-1, :],
+]
+photos, sigs, lats = [], [], []
+replica = 0
+while sum(len(s) for s in sigs) < count:
+    take = min(n, count - sum(len(s) for s in sigs))
+    q, _ = np.linalg.qr(rng.normal(size=(base_lat.shape[1],) * 2)) if replica else (None, None)
+    lats.append(base_lat[:take] if replica == 0 else (base_lat[:take] @ q).astype(np.float32))
+    sigs.append(np.ascontiguousarray(variants[replica % len(variants)](base_sig[:take])))
+    for i, r in enumerate(rows[:take]):
+        h = None if r[4] is None else r[4] + bytes([replica % 256, replica // 256])
+        photos.append(dup.Photo(len(photos), f"{r[1]}#{replica}", r[2], r[3], h, r[5], r[6], r[7]))
+    replica += 1
+signatures = np.concatenate(sigs)
+latents = np.concatenate(lats)
+del sigs, lats, base_sig, base_lat, rows
+thresholds = dup.Thresholds.of(info)
+t = time.perf_counter()
+groups = dup.group_photos(photos, signatures, latents, strictness, thresholds)
+group_s = time.perf_counter() - t
+print(json.dumps({
+    "photos": len(photos), "real_photos": n, "replicas": replica, "read_real_s": read_s,
+    "group_s": group_s, "groups": len(groups),
+    "in_groups": sum(len(g.photos) for g in groups),
+    "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+}))
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--count", type=int, default=100_000)
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"))
+    parser.add_argument("--work", help="keep the index of the real photos here")
+    parser.add_argument("--model", help="encoder id (default: the default encoder)")
+    parser.add_argument("--strictness", default="near")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(args.work) if args.work else Path(tmp)
+        folder = work / "real"
+        folder.mkdir(parents=True, exist_ok=True)
+        for name in FOLDERS:
+            link = folder / name
+            if not link.exists():
+                link.symlink_to(Path(args.data).resolve() / name, target_is_directory=True)
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        sys.path.insert(0, str(ROOT))
+        from photosort.core.encoders import Registry
+
+        model = args.model or Registry.default().default_id()
+        db = work / f"real-{model}.sqlite3"
+        t = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "photosort", "index", str(folder), "--db", str(db),
+             "--model", model],
+            check=True,
+            env=env,
+        )  # fmt: skip
+        print(f"indexed the real photos in {time.perf_counter() - t:.0f} s (0 when kept)")
+        out = subprocess.run(
+            [sys.executable, "-c", CHILD, str(ROOT), str(db), str(folder), model,
+             str(args.count), args.strictness],
+            check=True, capture_output=True, text=True, env=env,
+        )  # fmt: skip
+        r = json.loads(out.stdout)
+        print(json.dumps(r, indent=1))
+        print(
+            f"grouping {r['photos']:,} photos ({r['real_photos']:,} real, {r['replicas']} "
+            f"replicas), strictness {args.strictness}: {r['group_s']:.2f} s (target < 3 s), "
+            f"peak memory {r['peak_mb']:.0f} MB (target < 1024 MB); reading the real part's "
+            f"facts from the store: {r['read_real_s']:.2f} s"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
