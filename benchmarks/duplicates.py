@@ -91,6 +91,10 @@ def score(predicted: set[frozenset[str]], truth: DupSet) -> dict[str, float]:
             if len({truth.family[n] for n in p}) == 1 and truth.family[next(iter(p))][:5] == "burst"
         ),
     }
+    # For "similar shots", frames of one burst belong together too.
+    out["precision_with_bursts"] = (
+        (right + out["burst_pairs"]) / len(predicted) if predicted else 1.0
+    )
     for kind, pairs in per_kind.items():
         out[kind] = len(predicted & pairs) / len(pairs)
     return out
@@ -133,7 +137,7 @@ def f1(s: dict) -> float:
     return 2 * p * r / (p + r) if p + r else 0.0
 
 
-COLUMNS = ("precision", "recall", *KINDS, "burst_pairs", "pairs")
+COLUMNS = ("precision", "recall", *KINDS, "burst_pairs", "precision_with_bursts", "pairs")
 
 
 def row(label: str, s: dict) -> str:

@@ -43,6 +43,7 @@ Image.MAX_IMAGE_PIXELS = MAX_DECODE_PIXELS * 4
 
 _EXIF_IFD = 0x8769
 _DATETIME_ORIGINAL = 36867
+_SUBSEC_ORIGINAL = 37521
 _DATETIME = 306
 _ORIENTATION = 274
 _BACKGROUND = (255, 255, 255)
@@ -267,17 +268,30 @@ def decode_bytes_for_index(
 
 
 def _taken(img: Image.Image) -> str | None:
+    """EXIF DateTimeOriginal, with its fraction of a second when the camera wrote one
+    ("2015:04:10 20:12:23.550"): two shots of one burst share their second, not the fraction,
+    and the duplicate finder must tell them from copies of one shot."""
     try:
         exif = img.getexif()
-        value = exif.get_ifd(_EXIF_IFD).get(_DATETIME_ORIGINAL) or exif.get(_DATETIME)
+        ifd = exif.get_ifd(_EXIF_IFD)
+        original = ifd.get(_DATETIME_ORIGINAL)
+        value = original or exif.get(_DATETIME)
+        subsec = ifd.get(_SUBSEC_ORIGINAL) if original else None
     except Exception:
         return None
+    value = _ascii(value)
+    if value is None or len(value) < 10 or not value[:4].isdigit():
+        return None
+    fraction = _ascii(subsec)
+    if len(value) == 19 and fraction and fraction.isdigit():
+        value = f"{value}.{fraction}"
+    return value
+
+
+def _ascii(value: object) -> str | None:
     if isinstance(value, bytes):
         value = value.decode("ascii", "replace")
-    if not isinstance(value, str):
-        return None
-    value = value.strip("\x00 ")
-    return value if len(value) >= 10 and value[:4].isdigit() else None
+    return value.strip("\x00 ") if isinstance(value, str) else None
 
 
 def make_thumbnail(source: bytes | str | os.PathLike[str], max_side: int) -> Image.Image:

@@ -324,6 +324,21 @@ _NEAR_RANK = 1.0  # + (1 - agreement): surer near-copies first
 _SIMILAR_RANK = 3.0  # + latent distance
 
 
+@dataclass(slots=True)
+class _Evidence:
+    """What the checks need about the nodes (one representative photo per distinct content)."""
+
+    photos: list[Photo]  # the representatives
+    pix: np.ndarray | None  # signatures, float (m, SIDE, SIDE)
+    det: np.ndarray | None  # their details
+    has_sig: np.ndarray
+    framed: np.ndarray  # looks_framed per node
+    lat: np.ndarray | None  # unit latents
+    has_lat: np.ndarray
+    thresholds: Thresholds | None
+    strictness: str
+
+
 def _near_edges(
     photos: Sequence[Photo],
     reps: np.ndarray,
@@ -338,56 +353,94 @@ def _near_edges(
 
     m = len(reps)
     candidates: list[np.ndarray] = []
-    has_sig = np.zeros(m, bool)
+    ev = _Evidence([photos[i] for i in reps], None, None, np.zeros(m, bool), np.zeros(m, bool),
+                   None, np.zeros(m, bool), thresholds, strictness)  # fmt: skip
     if signatures is not None:
-        pix = np.asarray(signatures, dtype=np.float32)[reps]
-        has_sig = pix.reshape(m, -1).any(axis=1)
-        det = sig.details(pix)
-        coarse = _coarse(det)
-        coarse[~has_sig] = 0.0
+        ev.pix = np.asarray(signatures, dtype=np.float32)[reps]
+        ev.has_sig = ev.pix.reshape(m, -1).any(axis=1)
+        ev.det = sig.details(ev.pix)
+        ev.framed = np.array([looks_framed(p) for p in ev.pix], dtype=bool)
+        coarse = _coarse(ev.det)
+        coarse[~ev.has_sig] = 0.0
         for k in (0, 1, 2, 3):
-            turned = coarse if k == 0 else _coarse(np.rot90(det, k, axes=(1, 2)).copy())
-            turned[~has_sig] = 0.0
+            turned = coarse if k == 0 else _coarse(np.rot90(ev.det, k, axes=(1, 2)).copy())
+            turned[~ev.has_sig] = 0.0
             candidates.append(neighbour_pairs(turned, coarse, NEIGHBOURS, SIGNATURE_CANDIDATE))
-    lat = None
-    has_lat = np.zeros(m, bool)
     if latents is not None and thresholds is not None:
         lat = np.asarray(latents, dtype=np.float32)[reps]
-        has_lat = ~np.isnan(lat).any(axis=1)
-        lat = _unit_rows(np.where(has_lat[:, None], lat, 0.0))
+        ev.has_lat = ~np.isnan(lat).any(axis=1)
+        ev.lat = _unit_rows(np.where(ev.has_lat[:, None], lat, 0.0))
         reach = max(thresholds.near_copy, thresholds.framed)
         if strictness == "similar":
             reach = max(reach, thresholds.similar)
-        candidates.append(neighbour_pairs(lat, lat, NEIGHBOURS, reach))
+        candidates.append(neighbour_pairs(ev.lat, ev.lat, NEIGHBOURS, reach))
     if cancel is not None:
         cancel.raise_if_cancelled()
     if not candidates:
         return
-    pairs = np.concatenate(candidates)
+    pairs = _distinct_pairs(np.concatenate(candidates))
+    _add_edges(pairs, ev, edges, cancel)
+    # Neighbour lists are short (NEIGHBOURS): in a family bigger than that, two copies may never
+    # meet as candidates, though both are duplicates of a third photo. Every two photos linked to
+    # one photo are therefore checked too, once (the grouping needs the links to its centre).
+    links: dict[int, list[int]] = {}
+    for x, y in edges:
+        links.setdefault(x, []).append(y)
+        links.setdefault(y, []).append(x)
+    more = [
+        (x, y)
+        for around in links.values()
+        if 1 < len(around) <= 64
+        for i, x in enumerate(around)
+        for y in around[i + 1 :]
+    ]
+    if more:
+        extra = _distinct_pairs(np.array(more, dtype=np.int64))
+        seen = {tuple(p) for p in pairs.tolist()}
+        extra = np.array([p for p in extra.tolist() if tuple(p) not in seen], dtype=np.int64)
+        if len(extra):
+            _add_edges(extra.reshape(-1, 2), ev, edges, cancel)
+
+
+def _distinct_pairs(pairs: np.ndarray) -> np.ndarray:
+    import numpy as np
+
     pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    pairs = np.unique(np.sort(pairs, axis=1), axis=0)
+    return np.unique(np.sort(pairs, axis=1), axis=0)
+
+
+def _add_edges(
+    pairs: np.ndarray,
+    ev: _Evidence,
+    edges: dict[tuple[int, int], float],
+    cancel: CancelToken | None,
+) -> None:
+    """Check each pair and record the duplicates among them as edges."""
+    import numpy as np
+
     if not len(pairs):
         return
     a, b = pairs[:, 0], pairs[:, 1]
-    both_sig = has_sig[a] & has_sig[b]
+    thresholds = ev.thresholds
+    both_sig = ev.has_sig[a] & ev.has_sig[b]
     score = np.full(len(pairs), -1.0, np.float32)
-    if signatures is not None and both_sig.any():
-        da, db = det[a[both_sig]], det[b[both_sig]]
+    if ev.det is not None and both_sig.any():
+        da, db = ev.det[a[both_sig]], ev.det[b[both_sig]]
         same = sig.agreement(da, db)
         turned = sig.turned_agreement(da, db)
         s = np.where(same >= SAME_PICTURE, same, np.where(turned >= TURNED_PICTURE, turned, -1.0))
         score[both_sig] = s
     ldist = np.full(len(pairs), np.inf, np.float32)
-    if lat is not None:
-        ok = has_lat[a] & has_lat[b]
-        ldist[ok] = 1.0 - np.einsum("ij,ij->i", lat[a[ok]], lat[b[ok]])
-    if thresholds is not None and signatures is not None:
+    if ev.lat is not None:
+        ok = ev.has_lat[a] & ev.has_lat[b]
+        ldist[ok] = 1.0 - np.einsum("ij,ij->i", ev.lat[a[ok]], ev.lat[b[ok]])
+    if thresholds is not None and ev.pix is not None:
+        pix = ev.pix
         # Frames and crops: only pairs the latents call close, and not already near-copies. A
         # framed photo is compared with its inside (cheap); the crop search (~5 ms a pair) only
         # runs under the tighter crop threshold.
-        framed_photo = np.array([looks_framed(p) for p in pix]) if len(pix) else np.zeros(0, bool)
-        unsure = both_sig & (score < 0)
-        framed = unsure & (framed_photo[a] | framed_photo[b]) & (ldist <= thresholds.framed)
+        framed = both_sig & (score < 0) & (ev.framed[a] | ev.framed[b])
+        framed &= ldist <= thresholds.framed
         for idx in np.nonzero(framed)[0]:
             best = max(
                 sig.framed_agreement(pix[a[idx]], pix[b[idx]]),
@@ -396,11 +449,10 @@ def _near_edges(
             if best >= CONTAINED_PICTURE:
                 score[idx] = best
         crop = both_sig & (score < 0) & (ldist <= thresholds.near_copy)
-        for idx in np.nonzero(crop)[0]:
-            if cancel is not None and idx % 64 == 0:
+        for n, idx in enumerate(np.nonzero(crop)[0]):
+            if cancel is not None and n % 64 == 0:
                 cancel.raise_if_cancelled()
-            pa, pb = photos[reps[a[idx]]], photos[reps[b[idx]]]
-            ra, rb = _aspect(pa), _aspect(pb)
+            ra, rb = _aspect(ev.photos[a[idx]]), _aspect(ev.photos[b[idx]])
             hopeless = CONTAINED_PICTURE - 0.08
             best = sig.contained_agreement(pix[a[idx]], pix[b[idx]], ra / rb, hopeless)
             if best < CONTAINED_PICTURE:
@@ -411,15 +463,25 @@ def _near_edges(
     similar = thresholds.similar if thresholds is not None else -1.0
     for idx in range(len(pairs)):
         key = (int(a[idx]), int(b[idx]))
-        ta, tb = photos[reps[a[idx]]].taken, photos[reps[b[idx]]].taken
-        if ta and tb and ta != tb:
+        if not _same_moment(ev.photos[a[idx]].taken, ev.photos[b[idx]].taken):
             # Taken at different moments: two shots (a burst), however alike, not a copy. Copies
             # keep the original's EXIF date, or lose it; they do not get another one.
             score[idx] = -1.0
         if score[idx] >= 0:
             edges[key] = _NEAR_RANK + (1.0 - float(score[idx]))
-        elif strictness == "similar" and ldist[idx] <= similar:
+        elif ev.strictness == "similar" and ldist[idx] <= similar:
             edges[key] = _SIMILAR_RANK + float(ldist[idx])
+
+
+def _same_moment(ta: str | None, tb: str | None) -> bool:
+    """False only when both photos have an EXIF date taken and the dates differ, to the
+    fraction of a second when both have one (an index made before fractions were read has
+    none: then to the second)."""
+    if not ta or not tb:
+        return True
+    if "." in ta and "." in tb:
+        return ta == tb
+    return ta[:19] == tb[:19]
 
 
 def _aspect(p: Photo) -> float:

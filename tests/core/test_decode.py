@@ -176,3 +176,12 @@ def test_exif_date_taken_is_read(tmp_path: Path) -> None:
     path = tmp_path / "dated.jpg"
     Image.new("RGB", (16, 16)).save(path, exif=exif)
     assert decode_for_index(str(path), (8, 8)).taken == "2021:07:14 09:30:00"
+
+
+def test_the_fraction_of_a_second_is_kept_with_the_date_taken(tmp_path: Path) -> None:
+    exif = Image.Exif()
+    exif.get_ifd(0x8769)[36867] = "2015:04:10 20:12:23"
+    exif.get_ifd(0x8769)[37521] = "550"
+    path = tmp_path / "burst.jpg"
+    Image.new("RGB", (16, 16), "red").save(path, exif=exif)
+    assert decode_for_index(str(path), (8, 8)).taken == "2015:04:10 20:12:23.550"

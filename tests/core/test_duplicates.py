@@ -193,3 +193,14 @@ def test_neighbour_search_above_the_exact_limit_finds_near_copies() -> None:
     pairs = dup.neighbour_pairs(x, x, 4, 0.01, exact_up_to=100)
     found = {tuple(sorted(map(int, p))) for p in pairs if p[0] != p[1]}
     assert {(i, 1500 + i) for i in range(10)} <= found
+
+
+def test_two_shots_in_one_second_are_told_apart_by_its_fraction() -> None:
+    rng = np.random.default_rng(3)
+    picture = rng.integers(0, 256, (32, 32)).astype(np.uint8)
+    sigs = np.stack([picture, picture])
+    shots = [_photo(0, taken="2015:04:10 20:12:23.550"), _photo(1, taken="2015:04:10 20:12:23.016")]
+    assert dup.group_photos(shots, sigs, None) == []
+    # A copy indexed before fractions were read still matches its original.
+    copies = [_photo(0, taken="2015:04:10 20:12:23.550"), _photo(1, taken="2015:04:10 20:12:23")]
+    assert len(dup.group_photos(copies, sigs, None)) == 1
