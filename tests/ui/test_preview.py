@@ -164,7 +164,10 @@ def test_what_the_model_sees_is_shown_only_when_asked(qtbot, make_window, photos
     with qtbot.waitSignal(dialog.reconstructionShown, timeout=INDEX_TIMEOUT):
         dialog.model_button.click()
     assert dialog.model_view.isVisible()
-    assert not dialog.model_view.pixmap().isNull()
+    drawn = dialog.model_view.pixmap()
+    assert not drawn.isNull()
+    # The model saw a 96×72 photo squashed square; it is shown 4:3 again.
+    assert drawn.width() / drawn.height() == pytest.approx(96 / 72, rel=0.02)
     assert "Test redraw-4x4" in dialog.model_title.text()
     # Browsing on keeps it shown, for the next photo.
     with qtbot.waitSignal(dialog.reconstructionShown, timeout=INDEX_TIMEOUT):

@@ -384,10 +384,19 @@ class PreviewDialog(QDialog):
             if path != self.path:
                 return
             self.reconstruction = image
+            side = PANEL_WIDTH - 40
+            box = QSize(side, side)
+            data = self.data
+            if data is not None and encoder.info.resize == "squash" and data.height > 0:
+                # The model saw the photo squashed into a square: show it unsquashed again.
+                box = QSize(side, round(side * data.height / data.width))
+                if box.height() > side:
+                    box = QSize(round(side * data.width / data.height), side)
             pm = QPixmap.fromImage(image).scaled(
-                PANEL_WIDTH - 40,
-                PANEL_WIDTH - 40,
-                Qt.AspectRatioMode.KeepAspectRatio,
+                box,
+                Qt.AspectRatioMode.IgnoreAspectRatio
+                if box.width() != box.height()
+                else Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation,
             )
             self.model_view.setPixmap(pm)
