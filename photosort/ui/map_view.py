@@ -939,21 +939,25 @@ class MapView(QWidget):
         self, painter: QPainter, dev: np.ndarray, vis: np.ndarray, side: float
     ) -> None:
         picked = vis[pick_cells(dev[vis, 0], dev[vis, 1], side)]
-        # Highlighted and selected photos always get their thumbnail, on top: references last.
+        # Priority: the references (always a thumbnail), then selected photos and neighbours,
+        # then one photo per cell. Where thumbnails would overlap, only the first keeps one;
+        # the others stay dots (in their highlight colour). Unreadable photos take no room.
         on_screen = np.zeros(len(self._paths), bool)
         on_screen[vis] = True
         extra: list[int] = []
         for group in (np.flatnonzero(self._selected), self._neighbours, self._references):
             extra.extend(int(r) for r in group if on_screen[r])
         extra = list(dict.fromkeys(reversed(extra)))[::-1][-MAX_FORCED_THUMBS:]
-        # Where thumbnails would overlap, only the first keeps one; the others stay dots.
-        # Photos that cannot be read are dots and take no room.
+        refs_here = sum(1 for r in self._references.tolist() if on_screen[r])
         others = [int(r) for r in np.setdiff1d(picked, extra) if self._paths[r] not in self._failed]
         order = np.asarray(extra[::-1] + others, np.int64)
-        kept = order[non_overlapping(dev[order, 0], dev[order, 1], side, forced=len(extra))]
-        forced = set(extra)
-        rows = np.concatenate([[r for r in kept if r not in forced], np.asarray(extra, np.int64)])
-        rows = rows.astype(np.int64)
+        kept = set(
+            order[non_overlapping(dev[order, 0], dev[order, 1], side, forced=refs_here)].tolist()
+        )
+        # Drawn last on top: highlighted ones, the references at the very end.
+        rows = np.asarray(
+            [r for r in others if r in kept] + [r for r in extra if r in kept], np.int64
+        )
         missing = []
         drawn: list[tuple[int, QRectF]] = []
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)

@@ -235,3 +235,19 @@ def test_a_map_waits_for_a_running_warm_up_instead_of_compiling_twice(
         lambda: view.layout_ is not None and view.layout_.method == "umap", timeout=TIMEOUT
     )
     assert fits == [20]
+
+
+def test_highlighted_photos_do_not_pile_up_either(qtbot, view, tmp_path):
+    paths = sorted(str(p) for p in make_folder(tmp_path / "pile", 8).glob("*.jpg"))
+    xy = np.array([[0.0, 0.0], [1.0, 1.0]] + [[0.5 + i * 0.004, 0.5] for i in range(6)])
+    view.show_layout(MapLayout(paths, xy.astype(np.float32), "umap"))
+    view.set_highlight([paths[2]], paths[3:8])  # the reference and its neighbours: one pile
+    view.grab()
+    qtbot.waitUntil(lambda: paths[2] in view._pixmaps, timeout=TIMEOUT)
+    view.grab()
+    drawn = [(view._paths[row], rect) for row, rect in view._drawn]
+    assert paths[2] in [p for p, _ in drawn]  # the reference always shows
+    assert drawn[-1][0] == paths[2]  # on top
+    rects = [r for _, r in drawn]
+    for i, a in enumerate(rects):
+        assert not any(a.intersects(b) for b in rects[i + 1 :])
