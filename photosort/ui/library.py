@@ -305,8 +305,8 @@ class Library(QObject):
         self.snapshot = snap
         self.snapshotUpdated.emit(snap)
         self.indexFinished.emit(report)
-        if self._again and not report.cancelled:
-            self._again = False
+        again, self._again = self._again, False
+        if again and not report.cancelled:  # a cancel by the user also drops the queued run
             self.start_indexing()
 
     def _index_failed(self, generation: int):
