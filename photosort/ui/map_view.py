@@ -298,7 +298,9 @@ class _Canvas(QGraphicsView):
         super().__init__(owner)
         self.owner = owner
         self.setScene(QGraphicsScene(self))
-        self.scene().setSceneRect(-MARGIN, -MARGIN, SCENE + 2 * MARGIN, SCENE + 2 * MARGIN)
+        # Much larger than the map: centring on any point (a fit to the photos' bounding box)
+        # is never pushed back by the edge of the scene.
+        self.scene().setSceneRect(-SCENE, -SCENE, 3 * SCENE, 3 * SCENE)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.FullViewportUpdate)
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
@@ -316,6 +318,7 @@ class _Canvas(QGraphicsView):
         #: True until the user zooms or pans: then a resize fits the whole map again.
         self.fitted = True
         self._relative_zoom = 1.0
+        self._fit_zoom = 1.0  # the zoom of the last fit, relative to fit_scale()
 
     # zoom ---------------------------------------------------------------------------------
 
@@ -336,7 +339,7 @@ class _Canvas(QGraphicsView):
         base = self.fit_scale()
         box = self.owner.bounds()
         if box is None:
-            self._relative_zoom = 1.0
+            self._relative_zoom = self._fit_zoom = 1.0
             self.scale(base, base)
             self.centerOn(SCENE / 2, SCENE / 2)
             return
@@ -344,16 +347,17 @@ class _Canvas(QGraphicsView):
         room = FIT_THUMB  # px kept free around the photos: edge thumbnails are not cut off
         w = max(vp.width() - 2 * room, 1) / max(box.width(), 1e-6)
         h = max(vp.height() - 2 * room, 1) / max(box.height(), 1e-6)
-        s = min(max(min(w, h), base), base * MAX_ZOOM / 4)
-        self._relative_zoom = s / base
+        s = min(max(min(w, h), base / 4), base * MAX_ZOOM / 4)
+        self._relative_zoom = self._fit_zoom = s / base
         self.scale(s, s)
         self.centerOn(box.center())
 
     def zoom_by(self, factor: float, under_mouse: bool = False) -> None:
         """Zoom about the view's centre (or the point under the mouse), within limits."""
-        target = min(max(self.zoom() * factor, 1.0), MAX_ZOOM)
+        least = min(1.0, self._fit_zoom)  # out to the whole map, however it was fitted
+        target = min(max(self.zoom() * factor, least), MAX_ZOOM)
         factor = target / self.zoom()
-        self.fitted = target <= 1.0 + 1e-9 and self.fitted
+        self.fitted = target <= least + 1e-9 and self.fitted
         self._relative_zoom = target
         self.setTransformationAnchor(
             QGraphicsView.ViewportAnchor.AnchorUnderMouse

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QPoint
+from PySide6.QtCore import QPoint, QRectF
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QToolButton
 
@@ -69,6 +69,8 @@ def test_thumbnails_show_at_the_default_zoom_where_they_fit(qtbot, view, tmp_pat
     assert all(r.width() >= FIT_THUMB - 1 or r.height() >= FIT_THUMB - 1 for r in rects)
     for i, a in enumerate(rects):  # thumbnails never cover each other
         assert not any(a.intersects(b) for b in rects[i + 1 :])
+    area = QRectF(view.canvas.viewport().rect())
+    assert all(area.contains(r) for r in rects)  # nor are they cut off at the edges
 
 
 def test_a_pile_of_photos_shows_one_thumbnail_and_dots(qtbot, view, tmp_path):
