@@ -25,6 +25,8 @@ def isolated_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
         monkeypatch.setenv(var, str(home / sub))
     monkeypatch.setenv("PHOTOSORT_DB", str(home / "photosort-test.sqlite3"))
     monkeypatch.delenv("PHOTOSORT_MODELS", raising=False)
+    # The user's leave-out rules (Preferences set them for the app's process) never apply here.
+    monkeypatch.setenv("PHOTOSORT_EXCLUDE", "")
     # The fixed 8×8 encoder keeps tests fast and their expectations independent of which
     # trained model ships as the default.
     monkeypatch.setenv("PHOTOSORT_MODEL", "pixels-8x8")
