@@ -303,7 +303,10 @@ def group_photos(
     def framed(p: Photo) -> bool:
         return signatures is not None and looks_framed(np.asarray(signatures[row_of[id(p)]]))
 
-    centred = _centre_groups(len(members), edges, cancel)
+    def conflict(x: int, y: int) -> bool:
+        return not _same_moment(photos[members[x][0]].taken, photos[members[y][0]].taken)
+
+    centred = _centre_groups(len(members), edges, cancel, conflict)
     in_group = {node for nodes in centred for node in nodes}
     centred += [[node] for node, m in enumerate(members) if len(m) > 1 and node not in in_group]
     out = []
@@ -366,6 +369,15 @@ def _near_edges(
             turned = coarse if k == 0 else _coarse(np.rot90(ev.det, k, axes=(1, 2)).copy())
             turned[~ev.has_sig] = 0.0
             candidates.append(neighbour_pairs(turned, coarse, NEIGHBOURS, SIGNATURE_CANDIDATE))
+        # A framed photo (a screenshot of a photo) is looked up by what is inside its frame.
+        rows = np.nonzero(ev.framed)[0]
+        insides = [sig.unframed(ev.pix[i]) for i in rows]
+        kept = [i for i, x in enumerate(insides) if x is not None]
+        if kept:
+            inner = _coarse(sig.details(np.stack([insides[i] for i in kept])))
+            found = neighbour_pairs(inner, coarse, NEIGHBOURS, SIGNATURE_CANDIDATE)
+            found[:, 0] = rows[np.array(kept)][found[:, 0]]
+            candidates.append(found)
     if latents is not None and thresholds is not None:
         lat = np.asarray(latents, dtype=np.float32)[reps]
         ev.has_lat = ~np.isnan(lat).any(axis=1)
@@ -434,13 +446,11 @@ def _add_edges(
     if ev.lat is not None:
         ok = ev.has_lat[a] & ev.has_lat[b]
         ldist[ok] = 1.0 - np.einsum("ij,ij->i", ev.lat[a[ok]], ev.lat[b[ok]])
-    if thresholds is not None and ev.pix is not None:
-        pix = ev.pix
-        # Frames and crops: only pairs the latents call close, and not already near-copies. A
-        # framed photo is compared with its inside (cheap); the crop search (~5 ms a pair) only
-        # runs under the tighter crop threshold.
+    pix = ev.pix
+    if pix is not None:
+        # A framed photo is compared with what is inside its frame: one cheap, exact check,
+        # needing no encoder (framed photos are few).
         framed = both_sig & (score < 0) & (ev.framed[a] | ev.framed[b])
-        framed &= ldist <= thresholds.framed
         for idx in np.nonzero(framed)[0]:
             best = max(
                 sig.framed_agreement(pix[a[idx]], pix[b[idx]]),
@@ -448,6 +458,9 @@ def _add_edges(
             )
             if best >= CONTAINED_PICTURE:
                 score[idx] = best
+    if thresholds is not None and pix is not None:
+        # Crops: the window search (~5 ms a pair) only runs between photos the latents call
+        # close (the model's calibrated crop distance) and not already near-copies.
         crop = both_sig & (score < 0) & (ldist <= thresholds.near_copy)
         for n, idx in enumerate(np.nonzero(crop)[0]):
             if cancel is not None and n % 64 == 0:
@@ -491,12 +504,16 @@ def _aspect(p: Photo) -> float:
 
 
 def _centre_groups(
-    nodes: int, edges: dict[tuple[int, int], float], cancel: CancelToken | None
+    nodes: int,
+    edges: dict[tuple[int, int], float],
+    cancel: CancelToken | None,
+    conflict: Callable[[int, int], bool] | None = None,
 ) -> list[list[int]]:
     """Groups around a centre: each group is one photo and photos that are each a duplicate of
     it. The photo with the most duplicates not yet grouped is the next centre (ties: the surer
     links), so an original with all its copies forms one group; two members of a group are
-    never more than two links apart, whatever the chain of look-alikes around them."""
+    never more than two links apart, whatever the chain of look-alikes around them, and two
+    photos `conflict` says are different never join one group."""
     import heapq
 
     links: dict[int, dict[int, float]] = {}
@@ -504,6 +521,7 @@ def _centre_groups(
         links.setdefault(a, {})[b] = rank
         links.setdefault(b, {})[a] = rank
     grouped: set[int] = set()
+    refused: set[int] = set()  # kept out of a group as a different shot: may lead its own
 
     def priority(node: int) -> tuple[int, float, int]:
         free = [r for other, r in links[node].items() if other not in grouped]
@@ -523,14 +541,56 @@ def _centre_groups(
         if current != entry:  # stale: some of its duplicates joined another group meanwhile
             heapq.heappush(heap, current)
             continue
-        members = [node] + sorted(
-            (o for o in links[node] if o not in grouped), key=lambda o: links[node][o]
-        )
+        members = [node]
+        for o in sorted((o for o in links[node] if o not in grouped), key=lambda o: links[node][o]):
+            # Two photos known to be different shots (their dates say so) never share a group,
+            # even when a dateless copy looks like both.
+            if conflict is None or not any(conflict(o, m) for m in members):
+                members.append(o)
+            else:
+                refused.add(o)
         if len(members) < 2:
             continue
         grouped.update(members)
         groups.append(members)
-    return groups
+    return _closest_centre(groups, [r for r in refused if r not in grouped], links, conflict)
+
+
+def _closest_centre(
+    groups: list[list[int]],
+    refused: list[int],
+    links: dict[int, dict[int, float]],
+    conflict: Callable[[int, int], bool] | None,
+) -> list[list[int]]:
+    """Move each member to the centre it is surest to be a copy of. The greedy pass gives a
+    photo to the first centre that wants it; a copy of the second of two near-identical shots
+    belongs with that second one."""
+    centres = [g[0] for g in groups] + sorted(refused)
+    is_centre = set(centres)
+    home: dict[int, int] = {}
+    for g in groups:
+        for node in g[1:]:
+            options = [
+                c
+                for c in centres
+                if c in links[node] and (conflict is None or not conflict(node, c))
+            ]
+            home[node] = min(options, key=lambda c: (links[node][c], c)) if options else g[0]
+    out: dict[int, list[int]] = {c: [c] for c in centres}
+    # (a shot kept out of a group it conflicts with leads a group of the copies closer to it)
+    for node, c in home.items():
+        out[c].append(node)
+    # A centre left alone joins the centre it is closest to, if it is a copy of one.
+    for c in centres:
+        if len(out[c]) == 1:
+            others = [o for o in links[c] if o in is_centre and len(out[o]) > 1]
+            others = [o for o in others if conflict is None or not conflict(c, o)]
+            if others:
+                out[min(others, key=lambda o: (links[c][o], o))].append(c)
+                out[c] = []
+    return [
+        [g[0], *sorted(g[1:], key=lambda o: links[g[0]][o])] for g in out.values() if len(g) > 1
+    ]
 
 
 # -- which one to keep -------------------------------------------------------------------------
@@ -542,6 +602,8 @@ def _edited(path: str) -> bool | None:
 
     try:
         with Image.open(path) as img:
+            if img.format not in ("JPEG", "MPO", "TIFF", "HEIF", "WEBP"):
+                return None  # a PNG's EXIF may follow its pixels: not worth decoding them
             software = img.getexif().get(305)
     except Exception:
         return None

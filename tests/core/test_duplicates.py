@@ -204,3 +204,19 @@ def test_two_shots_in_one_second_are_told_apart_by_its_fraction() -> None:
     # A copy indexed before fractions were read still matches its original.
     copies = [_photo(0, taken="2015:04:10 20:12:23.550"), _photo(1, taken="2015:04:10 20:12:23")]
     assert len(dup.group_photos(copies, sigs, None)) == 1
+
+
+def test_dateless_copies_go_with_the_shot_they_are_copies_of() -> None:
+    rng = np.random.default_rng(4)
+    a = rng.integers(0, 256, (32, 32)).astype(np.float32)
+    b = np.clip(a + rng.normal(0, 12, a.shape), 0, 255)  # the next shot: alike, not the same
+    sigs = np.stack([a, b, a, a, b]).astype(np.uint8)
+    photos = [
+        _photo(0, taken="2015:04:10 20:12:23.550"),
+        _photo(1, taken="2015:04:10 20:12:23.016"),
+        _photo(2),  # copies of shot 0 whose date was lost
+        _photo(3),
+        _photo(4),  # a copy of shot 1
+    ]
+    groups = dup.group_photos(photos, sigs, None)
+    assert sorted(sorted(p.id for p in g.photos) for g in groups) == [[0, 2, 3], [1, 4]]
