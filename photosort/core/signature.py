@@ -93,6 +93,11 @@ def agreement(a: np.ndarray, b: np.ndarray, keep: float = KEEP) -> np.ndarray:
     return _correlation(np.take_along_axis(a, worst_last, 1), np.take_along_axis(b, worst_last, 1))
 
 
+def unit_rows(pixels: np.ndarray) -> np.ndarray:
+    """Images (n, SIDE, SIDE) as zero-mean, unit-length rows (n, SIDE * SIDE)."""
+    return _unit(pixels.reshape(len(pixels), -1))
+
+
 def _unit(x: np.ndarray) -> np.ndarray:
     import numpy as np
 
