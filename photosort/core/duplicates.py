@@ -768,8 +768,8 @@ def find_duplicates(
                 latents[i] = np.frombuffer(r[9], np.float32)
     elif strictness != "exact":
         report.notes.append(
-            f"the encoder {info.id} has no calibrated duplicate threshold: crops, framed copies "
-            "and similar shots are not looked for (exact copies and other near-copies are); "
+            f"the encoder {info.id} has no calibrated duplicate threshold: crops and similar "
+            "shots are not looked for (exact copies and other near-copies are); "
             f"calibrate it with: python benchmarks/duplicates.py --calibrate --model {info.id}"
         )
     if cancel is not None:
