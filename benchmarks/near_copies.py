@@ -1,10 +1,12 @@
 """Does `photosort sort --like ORIGINAL` find the original's near-copies?
 
-Builds a folder of 300 real photos from scenes-test plus near-copies of a few of them (cropped,
-resized, re-compressed), then runs the real `photosort sort` command for each original and
-prints where its near-copies rank (the target: within the top 3).
+Builds a folder of real photos, ``--n`` from each ``--data`` folder (default: scenes-test,
+everyday-dev and landmarks-dev, so people, animals, things and places as well as scenery), plus
+near-copies of ``--refs`` of each folder's photos (cropped, resized, re-compressed), then runs
+the real `photosort sort` command for each original and prints where its near-copies rank (the
+target: within the top 3).
 
-    python benchmarks/near_copies.py [--data ../shared/data/scenes-test] [--model ID]
+    python benchmarks/near_copies.py [--data DIR ...] [--model ID]
 """
 
 from __future__ import annotations
@@ -22,13 +24,17 @@ from PIL import Image
 HERE = Path(__file__).resolve().parent
 
 
-def build(data: Path, out: Path, n: int, n_refs: int, seed: int) -> list[tuple[Path, list[Path]]]:
+def build(
+    data: Path, out: Path, n: int, n_refs: int, seed: int, tag: str = ""
+) -> list[tuple[Path, list[Path]]]:
     photos = sorted(data.rglob("*.jpg"))
     rng = random.Random(seed)
-    chosen = rng.sample(photos, n)
+    chosen = rng.sample(photos, min(n, len(photos)))
     for i, src in enumerate(chosen):
-        (out / f"{i:03d}_{src.parent.name}_{src.name}").write_bytes(src.read_bytes())
-    originals = sorted(out.glob("*.jpg"))[:: max(1, n // n_refs)][:n_refs]
+        (out / f"{tag}{i:03d}_{src.parent.name}_{src.stem.replace('_', '-')}.jpg").write_bytes(
+            src.read_bytes()
+        )
+    originals = sorted(out.glob(f"{tag}*.jpg"))[:: max(1, n // n_refs)][:n_refs]
     cases = []
     for orig in originals:
         img = Image.open(orig).convert("RGB")
@@ -50,16 +56,22 @@ def build(data: Path, out: Path, n: int, n_refs: int, seed: int) -> list[tuple[P
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--data", default=str(HERE.parent.parent / "shared/data/scenes-test"))
+    parser.add_argument("--data", action="append", help="photo folder (repeatable)")
     parser.add_argument("--model")
-    parser.add_argument("--n", type=int, default=300)
-    parser.add_argument("--refs", type=int, default=10)
+    parser.add_argument("--n", type=int, default=150, help="photos taken from each folder")
+    parser.add_argument("--refs", type=int, default=8, help="originals copied per folder")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp) / "photos"
         folder.mkdir()
         db = Path(tmp) / "db.sqlite3"
-        cases = build(Path(args.data), folder, args.n, args.refs, seed=7)
+        shared = HERE.parent.parent / "shared/data"
+        sources = args.data or [
+            str(shared / n) for n in ("scenes-test", "everyday-dev", "landmarks-dev")
+        ]
+        cases = []
+        for k, data in enumerate(sources):
+            cases += build(Path(data), folder, args.n, args.refs, seed=7, tag=f"{chr(97 + k)}")
         model = ["--model", args.model] if args.model else []
         worst = 0
         for orig, copies in cases:
@@ -73,7 +85,7 @@ def main() -> int:
             ranking = [r["path"] for r in json.loads(out.stdout)]
             ranks = {c.stem.rsplit("_", 1)[1]: ranking.index(str(c)) for c in copies}
             worst = max(worst, *ranks.values())
-            print(f"{orig.name:<40} " + "  ".join(f"{k}: #{v}" for k, v in ranks.items()))
+            print(f"{orig.name[:48]:<48} " + "  ".join(f"{k}: #{v}" for k, v in ranks.items()))
         total = len(list(folder.glob("*.jpg")))
         print(f"{total} photos; worst rank of a near-copy: #{worst} (target: within the top 3)")
         return 0 if worst <= 3 else 1

@@ -197,7 +197,7 @@ def check_sort(ctx: Context) -> str:
     with contextlib.closing(Store(ctx.db)) as store:
         for info in ctx.registry.models():
             paths, vectors = store.latents_under(ctx.photos, info.id)
-            index = LatentIndex(paths, vectors, info.metric)
+            index = LatentIndex(paths, vectors, info.metric, info.query_expansion)
             ranking = index.rank_like([ctx.reference])
             ranked = [paths[i] for i in ranking.order]
             ref_row = index.row_of(ctx.reference)

@@ -63,7 +63,12 @@ def indexed_folder(args: argparse.Namespace, refs: list[str]) -> tuple[LatentInd
         paths, vectors = store.latents_under(folder, encoder.info.id)
         _, ref_vectors = store.latents_for_paths(outside, encoder.info.id)
     common.print_skipped(report, limit=5)
-    index = LatentIndex(paths + outside, _stack(vectors, ref_vectors), encoder.info.metric)
+    index = LatentIndex(
+        paths + outside,
+        _stack(vectors, ref_vectors),
+        encoder.info.metric,
+        encoder.info.query_expansion,
+    )
     return index, outside
 
 

@@ -28,9 +28,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         default="ae",
         help="ae / vae: pixel autoencoders; content: EfficientNet-Lite features with GeM "
         "pooling and a whitening fitted on --data; content-vae: VAE over those features that "
-        "also reconstructs pixels; general-vae: the default content VAE (pooled features, "
-        "PCA whitening fitted without labels on every --data folder, a colour layout, a "
-        "decoder); reference: export the plain ImageNet backbone for photosort eval",
+        "also reconstructs pixels; general-vae: the default content VAE (pooled features and "
+        "ImageNet class probabilities, projections fitted without labels on every --data "
+        "folder, a colour layout, a decoder); reference: export the plain ImageNet backbone for photosort eval",
     )
     parser.add_argument("--loss", choices=("mse", "mae"), default="mse", help="pixel loss")
     parser.add_argument("--out", required=True, help="models/NAME: writes NAME.json + ONNX files")
@@ -98,7 +98,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--docs-dir", default="docs/models", help="loss curve and reconstruction grid PNGs"
     )
     parser.add_argument(
-        "--pooling", choices=("avg", "gem", "max"), default=None, help="general-vae pooling"
+        "--feature-dims", type=int, default=None, help="general-vae: principal directions kept"
+    )
+    parser.add_argument(
+        "--class-dims", type=int, default=None, help="general-vae: class-embedding directions"
+    )
+    parser.add_argument(
+        "--class-weight", type=float, default=None, help="general-vae: weight of the classes"
     )
     parser.add_argument(
         "--resize", choices=("squash", "center-crop"), default=None, help="general-vae input"
@@ -178,9 +184,10 @@ def _run_general(args: argparse.Namespace, ckpt: str) -> int:
     recipe = GeneralRecipe(backbone=args.backbone, seed=args.seed)
     for field, value in (
         ("input_size", args.input_size),
-        ("pooling", args.pooling),
         ("resize", args.resize),
-        ("dims", args.latent),
+        ("feature_dims", args.feature_dims),
+        ("class_dims", args.class_dims),
+        ("class_weight", args.class_weight),
         ("colour_weight", args.colour_weight),
         ("max_per_collection", args.max_per_collection),
         ("epochs", args.epochs),

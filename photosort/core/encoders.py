@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from photosort import paths
 from photosort.core.errors import ModelError
+from photosort.core.expansion import QueryExpansion
 
 if TYPE_CHECKING:
     import numpy as np
@@ -49,6 +50,8 @@ class ModelInfo:
     #: A reference model (the plain ImageNet backbone): measured by `photosort eval`, never
     #: offered as an encoder in the app or the command line's model list.
     reference: bool = False
+    #: How `sort` re-ranks with this model (None: by distance alone); see similarity.py.
+    query_expansion: QueryExpansion | None = None
     manifest_path: Path | None = None
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
@@ -78,6 +81,12 @@ class ModelInfo:
             "shows_reconstruction": self.shows_reconstruction,
             "path": str(self.encoder_path),
         }
+
+
+def _query_expansion(raw: Any) -> QueryExpansion | None:
+    if not raw:
+        return None
+    return QueryExpansion(k=int(raw.get("k", 5)), alpha=float(raw.get("alpha", 3.0)))
 
 
 def load_manifest(manifest_path: Path) -> ModelInfo:
@@ -111,6 +120,7 @@ def load_manifest(manifest_path: Path) -> ModelInfo:
             training_data=str(raw.get("training_data", "")),
             default=bool(raw.get("default", False)),
             reference=bool(raw.get("reference", False)),
+            query_expansion=_query_expansion(raw.get("query_expansion")),
             manifest_path=manifest_path,
             extra=raw,
         )

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from photosort.core.decode import load_for_model
+from photosort.core.expansion import QueryExpansion
 
 IMAGE_EXTENSIONS = {
     ".jpg",
@@ -110,14 +111,20 @@ def choose_queries(labels: np.ndarray, per_class: int = 10, seed: int = 0) -> np
 
 
 def retrieval_metrics(
-    vectors: np.ndarray, labels: np.ndarray, queries: np.ndarray, metric: str, k: int = 10
+    vectors: np.ndarray,
+    labels: np.ndarray,
+    queries: np.ndarray,
+    metric: str,
+    k: int = 10,
+    expansion: QueryExpansion | None = None,
 ) -> tuple[float, float]:
     """(mAP, precision@k): each query ranks every other photo (itself left out), in the order
     the app's ranking gives (``LatentIndex.rank_like``)."""
     from photosort.core.similarity import LatentIndex
 
     labels = np.asarray(labels)
-    index = LatentIndex([str(i) for i in range(len(labels))], np.asarray(vectors), metric)
+    names = [str(i) for i in range(len(labels))]
+    index = LatentIndex(names, np.asarray(vectors), metric, expansion)
     aps, precs = [], []
     for q in queries:
         order = index.rank_like([str(int(q))]).order
@@ -178,8 +185,8 @@ def evaluate_folder(
     queries = choose_queries(data.labels, per_class, seed)
     rows: list[EvalRow] = []
 
-    def add(model_id, name, kind, metric, vectors, t0, default=False) -> None:
-        m, p = retrieval_metrics(vectors, data.labels, queries, metric)
+    def add(model_id, name, kind, metric, vectors, t0, default=False, expansion=None) -> None:
+        m, p = retrieval_metrics(vectors, data.labels, queries, metric, expansion=expansion)
         rows.append(
             EvalRow(
                 model_id,
@@ -210,7 +217,7 @@ def evaluate_folder(
         enc = registry.encoder(info.id)
         vecs = _encode_all(data.paths, info.input_size, info.resize, enc.encode, info.id, progress)
         kind = "reference" if info.reference else "generative" if info.generative else "encoder"
-        add(info.id, info.name, kind, info.metric, vecs, t0, info.default)
+        add(info.id, info.name, kind, info.metric, vecs, t0, info.default, info.query_expansion)
     if baselines:
         t0 = time.monotonic()
         vecs = _encode_all(

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from photosort.core.errors import PhotoSortError
+from photosort.core.expansion import QueryExpansion
 
 _CHUNK = 16384  # rows per block: keeps the temporary difference matrix in cache-sized pieces
 
@@ -42,9 +43,16 @@ class Ranking:
 class LatentIndex:
     """A folder's latents for one model, ready for repeated rankings."""
 
-    def __init__(self, paths: Sequence[str], vectors: np.ndarray, metric: str) -> None:
+    def __init__(
+        self,
+        paths: Sequence[str],
+        vectors: np.ndarray,
+        metric: str,
+        expansion: QueryExpansion | None = None,
+    ) -> None:
         self.paths = list(paths)
         self.metric = metric
+        self.expansion = expansion if metric == "cosine" and expansion and expansion.k > 0 else None
         self.vectors = prepare_vectors(vectors, metric)
         self._row = {p: i for i, p in enumerate(self.paths)}
 
@@ -83,6 +91,19 @@ class LatentIndex:
         dist = self.distances_to(references)
         return Ranking(np.argsort(dist, kind="stable"), dist)
 
+    def _expanded(self, rows: list[int], first: Ranking) -> Ranking:
+        """The second ranking of alpha query expansion (see QueryExpansion)."""
+        assert self.expansion is not None
+        refs = self.vectors[rows]
+        query = refs.mean(axis=0)
+        query /= max(float(np.linalg.norm(query)), 1e-12)
+        neighbours = first.order[~np.isin(first.order, rows)][: self.expansion.k]
+        if not len(neighbours):
+            return first
+        sims = np.maximum(1.0 - first.distances[neighbours], 0.0) ** self.expansion.alpha
+        expanded = query + (sims[:, None] * self.vectors[neighbours]).sum(axis=0)
+        return self.rank(expanded)
+
     def rank_like(self, paths: Sequence[str]) -> Ranking:
         """Rank by similarity to photos of this index; their combined similarity if several."""
         rows = []
@@ -94,6 +115,8 @@ class LatentIndex:
         if not rows:
             raise PhotoSortError("no reference photo given")
         ranking = self.rank(self.vectors[rows])
+        if self.expansion is not None:
+            ranking = self._expanded(rows, ranking)
         # References themselves lead, in the order given, whatever rounding says.
         order = ranking.order[~np.isin(ranking.order, rows)]
         return Ranking(np.concatenate([np.asarray(rows, np.int64), order]), ranking.distances)

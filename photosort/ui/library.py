@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from photosort.core.encoders import Registry
+from photosort.core.expansion import QueryExpansion
 from photosort.core.indexer import Indexer, IndexReport
 from photosort.core.jobs import CancelToken, Progress
 from photosort.core.store import Store
@@ -78,6 +79,12 @@ class Library(QObject):
     def metric(self, model_id: str | None = None) -> str:
         return self.registry.info(model_id or self.model_id).metric
 
+    def expansion(self, model_id: str | None = None) -> QueryExpansion | None:
+        try:
+            return self.registry.info(model_id or self.model_id).query_expansion
+        except Exception:  # an unknown model has no re-ranking (and cannot index anyway)
+            return None
+
     # -- commands -----------------------------------------------------------------------------
 
     def open(self, folder: str, model_id: str) -> None:
@@ -98,9 +105,10 @@ class Library(QObject):
             metric, can_index = "cosine", False
         db = self.db_path
         target = self.folder
+        expansion = self.expansion(model_id)
 
         def load() -> FolderSnapshot:
-            snap = snapshots.scan(target, model_id, metric)
+            snap = snapshots.scan(target, model_id, metric, expansion)
             return snapshots.with_store(snap, db)
 
         def done(snap: FolderSnapshot) -> None:
@@ -131,8 +139,10 @@ class Library(QObject):
             return
         db = self.db_path
 
+        expansion = self.expansion(model_id)
+
         def load() -> FolderSnapshot:
-            return snapshots.with_store(snap, db, model_id, metric)
+            return snapshots.with_store(snap, db, model_id, metric, expansion=expansion)
 
         def done(new: FolderSnapshot) -> None:
             if generation != self._generation:
@@ -189,7 +199,7 @@ class Library(QObject):
             # Read the final state on this thread too: the grid gets it with the report. The
             # folder is scanned again: files added, removed or renamed since it was opened (or
             # since the last run) join the grid now, with the same counts as the report.
-            fresh = snapshots.scan(folder, model_id, snap.metric)
+            fresh = snapshots.scan(folder, model_id, snap.metric, snap.expansion)
             return result, snapshots.with_store(fresh, db, extra_skipped=result.skipped)
 
         self._started = time.monotonic()

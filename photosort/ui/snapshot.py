@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from photosort.core.errors import PhotoSortError
+from photosort.core.expansion import QueryExpansion
 from photosort.core.files import display_path, scan_folder
 from photosort.core.similarity import LatentIndex
 from photosort.core.store import Store
@@ -41,6 +42,7 @@ class FolderSnapshot:
     latent_paths: list[str] = field(default_factory=list)  # rows of `vectors`, sorted by path
     latent_base: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.float32))
+    expansion: QueryExpansion | None = None  # the model's re-ranking (ModelInfo.query_expansion)
     # Built on first use by a worker and reused by every later ranking of this snapshot
     # (normalising 100,000 vectors and indexing their paths costs more than a ranking).
     _latent_index: list[LatentIndex] = field(default_factory=list, init=False, repr=False)
@@ -50,7 +52,9 @@ class FolderSnapshot:
 
     def latent_index(self) -> LatentIndex:
         if not self._latent_index:
-            self._latent_index.append(LatentIndex(self.latent_paths, self.vectors, self.metric))
+            self._latent_index.append(
+                LatentIndex(self.latent_paths, self.vectors, self.metric, self.expansion)
+            )
         return self._latent_index[0]
 
     @property
@@ -64,7 +68,9 @@ class FolderSnapshot:
         return out + list(self.problems)
 
 
-def scan(folder: str, model_id: str, metric: str) -> FolderSnapshot:
+def scan(
+    folder: str, model_id: str, metric: str, expansion: QueryExpansion | None = None
+) -> FolderSnapshot:
     """List the folder's photos (no decoding); fast enough to show the grid before indexing."""
     folder = os.path.abspath(folder)
     if not os.path.isdir(folder):
@@ -80,6 +86,7 @@ def scan(folder: str, model_id: str, metric: str) -> FolderSnapshot:
         folder=folder,
         model_id=model_id,
         metric=metric,
+        expansion=expansion,
         paths=paths,
         sizes=np.fromiter((e.size for e in files), np.int64, n),
         mtimes=np.fromiter((e.mtime_ns for e in files), np.int64, n),
@@ -98,11 +105,14 @@ def with_store(
     model_id: str | None = None,
     metric: str | None = None,
     extra_skipped: list[tuple[str, str]] | None = None,
+    expansion: QueryExpansion | None = None,
 ) -> FolderSnapshot:
     """A copy of `snap` filled in from the store (latents of `model_id`, dates, failures).
 
     Opens its own `Store`: call it on a worker thread.
     """
+    if model_id is None:
+        expansion = snap.expansion
     model_id = model_id or snap.model_id
     metric = metric or snap.metric
     store = Store(db_path)
@@ -112,7 +122,8 @@ def with_store(
         latent_paths, vectors = store.latents_under(snap.folder, model_id)
     finally:
         store.close()
-    return merge(snap, model_id, metric, infos, failures, latent_paths, vectors, extra_skipped)
+    merged = merge(snap, model_id, metric, infos, failures, latent_paths, vectors, extra_skipped)
+    return replace(merged, expansion=expansion)
 
 
 def merge(

@@ -49,3 +49,27 @@ def test_ties_break_by_path_order() -> None:
 def test_unknown_reference() -> None:
     with pytest.raises(PhotoSortError, match="not indexed"):
         _index("cosine").rank_like(["/elsewhere.jpg"])
+
+
+def test_query_expansion_brings_up_photos_like_the_references_neighbours() -> None:
+    from photosort.core.expansion import QueryExpansion
+
+    # The reference (r) is close to n1; x is a little closer to r than y is, but y is what
+    # r's close neighbour n1 looks like: expansion must move y ahead of x.
+    vectors = np.array(
+        [
+            [1.0, 0.0, 0.0],  # r
+            [0.95, 0.0, 0.31],  # n1
+            [0.80, 0.60, 0.0],  # x
+            [0.78, 0.0, 0.62],  # y
+        ]
+    )
+    paths = ["r", "n1", "x", "y"]
+    plain = LatentIndex(paths, vectors, "cosine").rank_like(["r"]).order.tolist()
+    assert plain == [0, 1, 2, 3]
+    expanded = LatentIndex(paths, vectors, "cosine", QueryExpansion(k=1, alpha=3.0))
+    ranking = expanded.rank_like(["r"])
+    assert ranking.order.tolist() == [0, 1, 3, 2]  # the reference still leads
+    # Off for k=0 and for Euclidean models (their distances are not similarities).
+    assert LatentIndex(paths, vectors, "cosine", QueryExpansion(k=0)).expansion is None
+    assert LatentIndex(paths, vectors, "euclidean", QueryExpansion()).expansion is None

@@ -20,19 +20,25 @@ from photosort.training.backbones import load_backbone  # noqa: E402
 from tests.training.conftest import make_folder  # noqa: E402
 
 
-def test_whitening_decorrelates_and_equalises_the_training_features() -> None:
+def test_pca_finds_the_main_directions_without_scaling_them() -> None:
     rng = np.random.default_rng(0)
-    # Correlated features with very unequal variances.
-    base = rng.normal(size=(4000, 6)) * np.array([10, 5, 2, 1, 0.5, 0.1])
-    feats = base @ rng.normal(size=(6, 6)) + 3.0
-    mean, proj = general.fit_whitening(feats, dims=4, power=0.5, shrinkage=0.0)
-    z = (general.l2n(feats) - mean) @ proj
-    cov = np.cov(z.T)
-    np.testing.assert_allclose(cov, np.eye(4), atol=0.05)
-    # Shrinkage keeps the weakest directions from being scaled up as much as the strong ones.
-    _, shrunk = general.fit_whitening(feats, dims=4, power=0.5, shrinkage=1.0)
-    gains = np.linalg.norm(shrunk, axis=0) / np.linalg.norm(proj, axis=0)
-    assert gains[-1] < gains[0]
+    base = rng.normal(size=(4000, 5)) * np.array([10, 5, 2, 1, 0.5])
+    rot, _ = np.linalg.qr(rng.normal(size=(5, 5)))
+    mean, proj = general.fit_pca(base @ rot.T + 3.0, dims=2)
+    np.testing.assert_allclose(mean, 3.0, atol=0.5)
+    # The two strongest directions are recovered (up to sign), as unit vectors.
+    np.testing.assert_allclose(np.abs(proj.T @ rot[:, :2]), np.eye(2), atol=0.05)
+    np.testing.assert_allclose(np.linalg.norm(proj, axis=0), 1.0, atol=1e-5)
+
+
+def test_class_embedding_is_a_unit_hellinger_vector() -> None:
+    rng = np.random.default_rng(3)
+    pooled = rng.normal(size=(4, 6))
+    w, b = rng.normal(size=(10, 6)), rng.normal(size=10)
+    emb = general.class_embedding(pooled, w, b)
+    np.testing.assert_allclose(np.linalg.norm(emb, axis=1), 1.0, atol=1e-6)
+    # The most likely class has the largest component.
+    assert (emb.argmax(1) == (pooled @ w.T + b).argmax(1)).all()
 
 
 def test_colour_layout_in_numpy_equals_the_graph() -> None:
@@ -69,7 +75,13 @@ def trained(tmp_path_factory) -> Path:
     tmp = tmp_path_factory.mktemp("general")
     photos = make_folder(tmp / "photos", per_class=12, size=(64, 80))
     recipe = general.GeneralRecipe(
-        input_size=64, dims=16, epochs=2, batch_size=8, image_size=32, heldout_fraction=0.25
+        input_size=64,
+        feature_dims=12,
+        class_dims=8,
+        epochs=2,
+        batch_size=8,
+        image_size=32,
+        heldout_fraction=0.25,
     )
     general.train_general_vae(
         [photos],
@@ -86,18 +98,19 @@ def trained(tmp_path_factory) -> Path:
 def test_trained_model_loads_encodes_and_decodes_through_the_core(trained: Path) -> None:
     reg = Registry([trained / "models"])
     info = reg.info("tiny-general")
-    assert info.generative and info.latent_size == 16 + 3 * general.COLOUR_GRID**2
+    assert info.generative and info.latent_size == 12 + 8 + 3 * general.COLOUR_GRID**2
     assert info.version == "2.0.0"
+    assert info.query_expansion is not None and info.query_expansion.k == 5
     raw = json.loads((trained / "models" / "tiny-general.json").read_text())
-    assert raw["recipe"]["dims"] == 16 and raw["recipe"]["pooling"] == "gem"
+    assert raw["recipe"]["feature_dims"] == 12 and raw["resize"] == "center-crop"
     enc = reg.encoder("tiny-general")
     rng = np.random.default_rng(2)
     pixels = rng.integers(0, 256, (3, 64, 64, 3), dtype=np.uint8)
     z = enc.encode(pixels)
     assert z.shape == (3, info.latent_size)
-    # The content part is unit length, the colour part is the weighted 4x4 layout.
-    np.testing.assert_allclose(np.linalg.norm(z[:, :16], axis=1), 1.0, atol=1e-3)
-    np.testing.assert_allclose(z[:, 16:], 0.1 * general.colour_layout_np(pixels), atol=2e-3)
+    # The "looks" part is unit length, the colour part is the weighted 4x4 layout.
+    np.testing.assert_allclose(np.linalg.norm(z[:, :12], axis=1), 1.0, atol=1e-3)
+    np.testing.assert_allclose(z[:, 20:], 0.05 * general.colour_layout_np(pixels), atol=2e-3)
     images = enc.decode(z)
     assert images.shape == (3, 32, 32, 3) and images.dtype == np.uint8
     assert (trained / "docs" / "tiny-general-reconstructions.png").is_file()
@@ -105,19 +118,21 @@ def test_trained_model_loads_encodes_and_decodes_through_the_core(trained: Path)
 
 def test_exported_encoder_equals_the_fitted_numpy_pipeline(trained: Path) -> None:
     # The ONNX graph computes exactly what the ablation measures from cached features.
-    fitted = np.load(trained / "ckpt" / "tiny-general" / "whitening.npz")
+    head = general.GeneralHead(**dict(np.load(trained / "ckpt" / "tiny-general" / "head.npz")))
     enc = Registry([trained / "models"]).encoder("tiny-general")
     backbone = load_backbone("lite0", 64).eval()
+    fc_w, fc_b = backbone._fc.weight.detach().numpy(), backbone._fc.bias.detach().numpy()
     pixels = np.random.default_rng(5).integers(0, 256, (4, 64, 64, 3), dtype=np.uint8)
     with torch.no_grad():
         x = torch.from_numpy(enc.preprocess(pixels))
-        pooled = general.pool_features(backbone.extract_features(x), "gem").numpy()
-    want = general.latent_from_features(
-        pooled, fitted["mean"], fitted["proj"], general.colour_layout_np(pixels), 0.1
+        pooled = backbone.extract_features(x).mean(dim=(2, 3)).numpy()
+    want = general.head_latent(
+        head, pooled, fc_w, fc_b, general.colour_layout_np(pixels), colour_weight=0.05
     )
+    got = enc.encode(pixels)
     # fp16-stored weights: close, not bit-identical.
-    np.testing.assert_allclose(enc.encode(pixels), want, atol=2e-2)
-    cos = (enc.encode(pixels)[:, :16] * want[:, :16]).sum(1)
+    np.testing.assert_allclose(got, want, atol=2e-2)
+    cos = (got * want).sum(1) / (np.linalg.norm(got, axis=1) * np.linalg.norm(want, axis=1))
     assert cos.min() > 0.999
 
 
