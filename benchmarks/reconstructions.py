@@ -4,8 +4,9 @@ photo? SSIM and colour error at the decoder's size, on real photos of the dev fo
 Each photo is encoded with the model's own preprocessing and decoded; the reconstruction is
 compared with the photo squashed to the decoder's output size (64x64 for every shipped model).
 SSIM (Wang et al. 2004, 7x7 box window, on luma) says whether the layout and edges are there;
-the mean absolute colour error (0-255) whether the colours are. A flat grey guess scores SSIM
-~0 and a colour error of ~55-60 on these photos; prints both per folder and model.
+the mean absolute colour error (0-255) whether the colours are. A first row, "flat mid-grey",
+shows what a reconstruction that shows nothing of the photo scores; prints both per folder and
+model.
 
     python benchmarks/reconstructions.py [--data DIR ...] [--per-folder 200] [--model ID ...]
 """
@@ -58,6 +59,17 @@ def main() -> int:
     models = [m for m in models if m.generative]
     print(f"{'model':<22}" + "".join(f"{f.name:>28}" for f in folders) + f"{'mean':>22}")
     print(f"{'':<22}" + "".join(f"{'SSIM / colour error':>28}" for _ in folders))
+    cells, ss, ce = [], [], []
+    for folder in folders:
+        photos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".png"))
+        photos = random.Random(0).sample(photos, min(args.per_folder, len(photos)))
+        target = np.stack([load_for_model(p, (64, 64), "squash") for p in photos])
+        grey = np.full_like(target, 128)
+        ss.append(float(ssim(grey, target).mean()))
+        ce.append(float(np.abs(grey.astype(float) - target).mean()))
+        cells.append(f"{ss[-1]:>18.3f} / {ce[-1]:5.1f}")
+    mean = f"{np.mean(ss):>12.3f} / {np.mean(ce):5.1f}"
+    print(f"{'flat mid-grey':<22}" + "".join(f"{c:>28}" for c in cells) + f"{mean:>22}")
     for info in models:
         enc = reg.encoder(info.id)
         cells, ss, ce = [], [], []
