@@ -243,6 +243,18 @@ def evaluate_folder(
     return rows
 
 
+def _aligned(head: Sequence[str], body: Sequence[Sequence[str]]) -> list[str]:
+    """Left-aligned columns: a header line, a rule, then one line per row."""
+    widths = [
+        max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)
+    ]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for b in body:
+        lines.append("  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)).rstrip())
+    return lines
+
+
 def format_table(rows: Sequence[EvalRow]) -> str:
     """A plain-text table, best mAP first."""
     ordered = sorted(rows, key=lambda r: -r.map)
@@ -259,13 +271,7 @@ def format_table(rows: Sequence[EvalRow]) -> str:
         )
         for r in ordered
     ]
-    widths = [
-        max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)
-    ]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for b in body:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)).rstrip())
+    lines = _aligned(head, body)
     if rows:
         r = rows[0]
         lines.append(f"{r.photos} photos, {r.queries} queries (query left out of its ranking)")
@@ -339,12 +345,6 @@ def format_summary(tables: dict[str, list[EvalRow]]) -> str:
         label = e["model"] + (" (default)" if e["default"] else "")
         cells = [f"{e['map'][f]:.3f}" if f in e["map"] else "-" for f in folders]
         body.append([label, *cells, "-" if e["mean"] is None else f"{e['mean']:.3f}"])
-    widths = [
-        max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)
-    ]
-    lines = ["  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for b in body:
-        lines.append("  ".join(c.ljust(w) for c, w in zip(b, widths, strict=True)).rstrip())
+    lines = _aligned(head, body)
     lines.append("mAP, query left out of its ranking; mean over the folders")
     return "\n".join(lines)
