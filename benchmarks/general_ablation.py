@@ -64,7 +64,9 @@ def main() -> int:
     backbone = load_backbone(r.backbone, r.input_size)
     fc_w, fc_b = backbone._fc.weight.detach().numpy(), backbone._fc.bias.detach().numpy()
     colours = {
-        s: G.colour_layout_np(G._pixels(list(p), 64, Path(args.cache).expanduser(), r.resize))
+        s: G.colour_layout_np(
+            G.cached_thumbnails(list(p), 64, Path(args.cache).expanduser(), r.resize)
+        )
         for s, (_, _, p) in sets.items()
     }
     qe = QueryExpansion(r.expansion_k, r.expansion_alpha)

@@ -273,7 +273,9 @@ def split_heldout(
     return fit, held
 
 
-def _pixels(paths: list[Path], size: int, cache: Path, resize: str = "squash") -> np.ndarray:
+def cached_thumbnails(
+    paths: list[Path], size: int, cache: Path, resize: str = "squash"
+) -> np.ndarray:
     """uint8 [N, size, size, 3] thumbnails as the app decodes them (cached)."""
     from photosort.core.decode import load_for_model
     from photosort.core.errors import DecodeError
@@ -330,7 +332,7 @@ def train_general_vae(
     (ckdir / model_id).mkdir(parents=True, exist_ok=True)
     np.savez(ckdir / model_id / "head.npz", **{k: v for k, v in asdict(head).items()})
     # The decoder redraws what the encoder is given: the photo cut (or squashed) the same way.
-    thumbs = _pixels(fit_paths, r.image_size, ckdir / "cache", r.resize)
+    thumbs = cached_thumbnails(fit_paths, r.image_size, ckdir / "cache", r.resize)
     # The colour layout is computed in-graph from the model's input; from the 64-px thumbnail
     # here (cell means barely depend on the resolution they are taken at).
     colour = colour_layout_np(thumbs)
