@@ -838,6 +838,10 @@ class MainWindow(QMainWindow):
         """Stop background work and wait briefly for it (a batch in flight finishes)."""
         self.library.close()
         self.watcher.stop(wait=True)
+        # The map before the warm-up: a map job waiting for the warm-up must see its cancel,
+        # not go on to compile UMAP's kernels itself once the warm-up is stopped.
+        if self.map_panel is not None:
+            self.map_panel.shutdown()
         self.map_warmup.shutdown()
         self.thumbnails.shutdown()
         self.pools.wait(15_000)

@@ -86,6 +86,13 @@ class MapPanel(QObject):
             log.exception("map load failed")
             self.dock.setWindowTitle(f"Map (unavailable: {exc})")
 
+    def shutdown(self) -> None:
+        """Cancel the map being computed (the app is closing): the view is a child of the
+        window and gets no close event of its own."""
+        shutdown = getattr(self.view, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+
     def set_selected(self, paths: list[str]) -> None:
         if self._syncing:
             return

@@ -88,6 +88,9 @@ class MapWarmUp(QObject):
         self._handle: TaskHandle | None = None
         self._process: mp.process.BaseProcess | None = None
         self._tried = False
+        #: Set by `shutdown` before it terminates the child: its exit code (-SIGTERM) is then
+        #: expected, not a failure to log.
+        self._stopping = False
 
     @property
     def running(self) -> bool:
@@ -115,6 +118,9 @@ class MapWarmUp(QObject):
                 self._process = proc
                 proc.start()
                 proc.join()
+                if proc.exitcode != 0 and self._stopping:
+                    log.info("map warm-up stopped: the app is closing (it resumes next time)")
+                    return False
                 if proc.exitcode != 0:
                     raise RuntimeError(f"the map warm-up stopped with exit code {proc.exitcode}")
                 return True
@@ -134,6 +140,7 @@ class MapWarmUp(QObject):
 
     def shutdown(self) -> None:
         """Stop a warm-up in flight (closing the app); numba's cache stays consistent."""
+        self._stopping = True
         proc = self._process
         if proc is not None and proc.is_alive():
             proc.terminate()

@@ -20,6 +20,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+import shiboken6
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
 from photosort.core.errors import Cancelled, PhotoSortError, plain_reason
@@ -112,10 +113,21 @@ class _Task(QRunnable):
         except RuntimeError as exc:  # the relay was deleted: the app is closing, nobody listens
             log.debug("task result dropped: %s", exc)
 
+    def _report(self, value: object) -> None:
+        """The `report` a task calls: progress for the GUI thread. When the relay is gone (the
+        app is closing and its objects are being deleted) nobody listens any more: the task
+        stops as if cancelled instead of failing with Qt's "Signal source has been deleted"."""
+        try:
+            self._relay.progress.emit(value)
+        except RuntimeError:
+            if shiboken6.isValid(self._relay):
+                raise
+            raise Cancelled("nobody listens any more (the app is closing)") from None
+
     def _run(self) -> None:
         relay = self._relay
         try:
-            result = self._fn(report=relay.progress.emit) if self._wants_report else self._fn()
+            result = self._fn(report=self._report) if self._wants_report else self._fn()
         except Cancelled:
             relay.cancelled.emit()
         except PhotoSortError as exc:

@@ -1,0 +1,113 @@
+"""Closing the app while background work runs: the work stops, and nothing is logged as a
+failure (the log said "map warm-up stopped with exit code -15" and showed a "Signal source has
+been deleted" traceback after quitting while the map was being prepared)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import pytest
+import shiboken6
+from PySide6.QtCore import QThreadPool
+
+from photosort.core.errors import Cancelled
+from photosort.ui.map_warmup import MapWarmUp
+from photosort.ui.workers import run_task
+from tests.ui.conftest import INDEX_TIMEOUT, make_folder, open_and_index
+
+
+def _problems(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        f"{r.levelname} {r.name}: {r.getMessage()}"
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and r.name.startswith("photosort")
+    ]
+
+
+def test_a_task_whose_listener_was_deleted_stops_as_cancelled(qtbot, caplog):
+    """At exit the app's objects are deleted while a task still runs; its next progress report
+    must stop it quietly, not raise "Signal source has been deleted" into the log."""
+    caplog.set_level(logging.DEBUG, logger="photosort")
+    pool = QThreadPool()
+    go, ended = threading.Event(), threading.Event()
+    seen: list[str] = []
+
+    def job(report) -> None:
+        go.wait()
+        try:
+            report(1)
+            seen.append("reported")
+        except Cancelled:
+            seen.append("cancelled")
+            raise
+        except Exception as exc:
+            seen.append(f"{exc.__class__.__name__}: {exc}")
+            raise
+        finally:
+            ended.set()
+
+    handle = run_task(job, pool=pool)
+    shiboken6.delete(handle.relay)  # what tearing the app down does to the task's relay
+    go.set()
+    assert ended.wait(INDEX_TIMEOUT / 1000)
+    assert pool.waitForDone(INDEX_TIMEOUT)
+    assert seen == ["cancelled"]
+    assert _problems(caplog) == []
+
+
+def block_until_terminated() -> None:
+    """Stand-in for the UMAP warm-up: says it has started, then works until it is stopped."""
+    Path(os.environ["WARMUP_STARTED"]).write_text(str(os.getpid()))
+    threading.Event().wait()
+
+
+def test_stopping_the_warm_up_at_exit_is_not_a_failure(qtbot, tmp_path, monkeypatch, caplog):
+    caplog.set_level(logging.INFO, logger="photosort")
+    monkeypatch.setenv("PHOTOSORT_MAP_WARMUP", "1")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))  # cold, whatever ran before
+    started = tmp_path / "started.txt"
+    monkeypatch.setenv("WARMUP_STARTED", str(started))
+    warm = MapWarmUp(target=block_until_terminated)
+    assert warm.start()
+    qtbot.waitUntil(started.exists, timeout=INDEX_TIMEOUT)  # the child runs its target
+    warm.shutdown()  # the app closes: the child is terminated (exit code -15)
+    assert warm.pool.waitForDone(INDEX_TIMEOUT)
+    assert _problems(caplog) == []
+    assert any("app is closing" in r.getMessage() for r in caplog.records)
+
+
+def test_closing_the_window_cancels_the_map_being_prepared(
+    qtbot, make_window, tmp_path, monkeypatch, caplog
+):
+    """The map waits for the warm-up (first-ever map); the user quits. The map's job must be
+    cancelled, not left to compile UMAP's kernels after the window has gone."""
+    from photosort.ui import map_warmup
+    from tests import umap_stand_in
+
+    caplog.set_level(logging.INFO, logger="photosort")
+    fits = umap_stand_in.install(monkeypatch)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))  # a first-ever map
+    window = make_window()
+    if window.map_panel is None:
+        pytest.skip("the map is not installed")
+    open_and_index(qtbot, window, make_folder(tmp_path / "photos", 20))
+    view = window.map_panel.view
+    map_warmup._idle.clear()  # as while MapWarmUp's process compiles
+    try:
+        window.map_action.trigger()  # show the map: its job waits for the warm-up
+        qtbot.waitUntil(
+            lambda: "Preparing the map (first time only" in view.progress.format(),
+            timeout=INDEX_TIMEOUT,
+        )
+        job = view._task
+        window.close()
+        assert view._cancel is not None and view._cancel.cancelled
+        assert QThreadPool.globalInstance().waitForDone(INDEX_TIMEOUT)
+        qtbot.waitUntil(lambda: job.finished, timeout=INDEX_TIMEOUT)
+    finally:
+        map_warmup._idle.set()
+    assert fits == []  # no UMAP fit after the window closed
+    assert _problems(caplog) == []
