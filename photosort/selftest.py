@@ -1,10 +1,12 @@
 """`photosort --selftest`: check that this installation (or bundle) really works, and say what.
 
 It loads every installed encoder, writes a few photos of its own to a temporary folder, indexes
-them into a temporary database, sorts them by similarity to one of them, and opens the main
-window offscreen. Each check prints one `OK`/`FAIL` line; the exit status is 0 only if every
-check passed. Nothing of the user's is touched: the database, caches, settings and thumbnails all
-live in a temporary folder that is deleted afterwards.
+them into a temporary database, sorts them by similarity to one of them, finds the near copy
+among them as a duplicate, watches a folder (watchdog), moves a file to a temporary trash
+(send2trash), and opens the main window offscreen. Each check prints one `OK`/`FAIL` line; the
+exit status is 0 only if every check passed. Nothing of the user's is touched: the database,
+caches, settings, thumbnails and the trash all live in a temporary folder that is deleted
+afterwards.
 
 `PHOTOSORT_SELFTEST_FULL=1` adds a 2-D map (UMAP) of the photos: slow (numba compiles UMAP on
 first use, ~20 s), so the bundle build runs it and the everyday `--selftest` does not.
@@ -30,10 +32,30 @@ import numpy as np
 
 FULL_ENV = "PHOTOSORT_SELFTEST_FULL"
 #: The checks, in the order they run and print.
-CHECKS = ("paths", "encoders", "photos", "index", "sort", "qt", "window")
+CHECKS = (
+    "paths",
+    "encoders",
+    "photos",
+    "index",
+    "sort",
+    "duplicates",
+    "watch",
+    "trash",
+    "qt",
+    "window",
+)
 FULL_CHECKS = ("map",)
 #: How long the window may take to list the generated photos.
 WINDOW_TIMEOUT_S = 20.0
+#: How long the folder watch may take to report a photo added.
+WATCH_TIMEOUT_S = 20.0
+#: The native watchdog observer per platform: anything else means the bundle lacks it and the
+#: app would fall back to polling (or see nothing).
+NATIVE_OBSERVERS = {
+    "linux": "InotifyObserver",
+    "darwin": "FSEventsObserver",
+    "win32": "WindowsApiObserver",
+}
 
 
 @dataclass
@@ -153,7 +175,7 @@ def check_encoders(ctx: Context) -> str:
     ctx.registry = registry
     shipped = paths.shipped_dir("models")
     bad = [p for p in registry.problems if shipped is not None and str(shipped) in p]
-    models = registry.models()
+    models = registry.models(include_references=True)  # `photosort eval` uses the references
     if not models:
         raise CheckFailed("no encoder installed")
     done = []
@@ -163,7 +185,7 @@ def check_encoders(ctx: Context) -> str:
         out = registry.encoder(info.id).encode(batch)
         if out.shape != (3, info.latent_size) or not np.isfinite(out).all():
             raise CheckFailed(f"{info.id}: encode gave {out.shape}, non-finite or wrong size")
-        done.append(f"{info.id} ({info.latent_size}-d)")
+        done.append(f"{info.id} ({info.latent_size}-d{', reference' if info.reference else ''})")
     if bad:
         raise CheckFailed("broken shipped manifest: " + "; ".join(bad))
     return f"{len(models)} loaded and encoded a batch: " + ", ".join(done)
@@ -194,6 +216,7 @@ def check_sort(ctx: Context) -> str:
     from photosort.core.store import Store
 
     parts = []
+    default = ctx.registry.info()
     with contextlib.closing(Store(ctx.db)) as store:
         for info in ctx.registry.models():
             paths, vectors = store.latents_under(ctx.photos, info.id)
@@ -214,7 +237,96 @@ def check_sort(ctx: Context) -> str:
                     f"{info.id}: the reference's near copy ranks {place + 1} of {len(ranked)}"
                 )
             parts.append(f"{info.id}: near copy #{place + 1}")
-    return "reference ranked first; " + ", ".join(parts)
+    qe = default.query_expansion
+    how = f"with query expansion (k={qe.k}, alpha={qe.alpha:g})" if qe else "by distance"
+    return f"default {default.id} ranks {how}; reference ranked first; " + ", ".join(parts)
+
+
+def check_duplicates(ctx: Context) -> str:
+    """`photosort duplicates` with the default encoder: the near copy joins the reference."""
+    from photosort.core.duplicates import find_duplicates
+    from photosort.core.store import Store
+
+    info = ctx.registry.info()
+    with contextlib.closing(Store(ctx.db)) as store:
+        found = find_duplicates(store, ctx.photos, info)
+    group = next((g for g in found.groups if ctx.reference in g.paths), None)
+    if group is None or ctx.near_copy not in group.paths:
+        raise CheckFailed(
+            f"{info.id}: the reference and its near copy are not one group "
+            f"({len(found.groups)} groups among {found.photos} photos)"
+        )
+    return (
+        f"{info.id}: the near copy is grouped with the reference ({group.kind}); "
+        f"{len(found.groups)} group(s) among {found.photos} photos"
+    )
+
+
+def check_watch(ctx: Context) -> str:
+    """Folder watching (watchdog): the native observer, and it sees a photo being added."""
+    import threading
+
+    from watchdog.events import FileSystemEventHandler
+    from watchdog.observers import Observer
+
+    kind = Observer.__name__
+    native = NATIVE_OBSERVERS.get(sys.platform)
+    if native is not None and kind != native:
+        raise CheckFailed(f"watchdog uses {kind}, not the native {native} (a module is missing)")
+    folder = ctx.root / "watched"
+    folder.mkdir()
+    seen = threading.Event()
+
+    class Handler(FileSystemEventHandler):
+        def on_any_event(self, event: Any) -> None:
+            if os.fsdecode(event.src_path).endswith("added.jpg"):
+                seen.set()
+
+    observer = Observer()
+    observer.daemon = True
+    observer.schedule(Handler(), str(folder), recursive=True)
+    observer.start()
+    try:
+        shutil.copy(ctx.reference, folder / "added.jpg")
+        if not seen.wait(WATCH_TIMEOUT_S):
+            raise CheckFailed(f"{kind} reported no event for a photo added")
+    finally:
+        observer.stop()
+        observer.join(timeout=5)
+    return f"watchdog's {kind} saw a photo added to a watched folder"
+
+
+def check_trash(ctx: Context) -> str:
+    """Moving to the trash (send2trash): its backend loads; on Linux a copy really goes to a
+    temporary freedesktop.org trash, never the user's: send2trash reads XDG_DATA_HOME when it is
+    first imported, and here that is a folder in the temporary one (only for that import: the
+    user's own encoders stay where the encoders check found them)."""
+    saved = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(ctx.root / "data")
+    try:
+        from send2trash import send2trash
+    finally:
+        if saved is None:
+            del os.environ["XDG_DATA_HOME"]
+        else:
+            os.environ["XDG_DATA_HOME"] = saved
+
+    backend = send2trash.__module__
+    if backend != "send2trash.plat_other":
+        return f"{backend} loaded (not exercised: it would use the desktop's own trash)"
+    from send2trash import plat_other
+
+    trash = Path(plat_other.HOMETRASH)
+    if not trash.is_relative_to(ctx.root):
+        return f"{backend} loaded (not exercised: it was set up for {trash} before the self-test)"
+    scratch = ctx.root / "to-trash"
+    scratch.mkdir()
+    victim = scratch / "copy.jpg"
+    shutil.copy(ctx.reference, victim)
+    send2trash(str(victim))
+    if victim.exists() or not (trash / "files" / victim.name).exists():
+        raise CheckFailed(f"a file sent to the trash is not in {trash}")
+    return f"{backend}: a copy moved to a temporary freedesktop.org trash"
 
 
 def _qt_app() -> Any:
@@ -335,6 +447,9 @@ CHECK_FUNCTIONS: dict[str, Callable[[Context], str]] = {
     "photos": check_photos,
     "index": check_index,
     "sort": check_sort,
+    "duplicates": check_duplicates,
+    "watch": check_watch,
+    "trash": check_trash,
     "qt": check_qt,
     "window": check_window,
     "map": check_map,
@@ -343,6 +458,9 @@ CHECK_FUNCTIONS: dict[str, Callable[[Context], str]] = {
 NEEDS = {
     "index": ("encoders", "photos"),
     "sort": ("index",),
+    "duplicates": ("index",),
+    "watch": ("photos",),
+    "trash": ("photos",),
     "window": ("encoders", "photos"),
     "map": ("index",),
 }
@@ -437,7 +555,7 @@ def run_selftest(
                 check.seconds = time.perf_counter() - started
                 results[name] = check
                 mark = "OK  " if check.ok else "FAIL"
-                print(f"{mark} {name:<9} {check.detail} [{check.seconds:.2f} s]", file=out)
+                print(f"{mark} {name:<10} {check.detail} [{check.seconds:.2f} s]", file=out)
                 out.flush()
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -51,6 +51,10 @@ def test_selftest_in_a_subprocess_passes_and_prints_every_check(tmp_path: Path) 
     assert "FAIL" not in proc.stdout
     assert "self-test passed" in proc.stdout
     assert "propagateSizeHints" not in proc.stderr
+    assert "the near copy is grouped with the reference" in proc.stdout
+    if sys.platform.startswith("linux"):
+        assert "InotifyObserver saw a photo added" in proc.stdout
+        assert "a copy moved to a temporary freedesktop.org trash" in proc.stdout
     # Nothing of the "user's" was written: no database, settings or data folder.
     assert not (tmp_path / "data").exists()
     assert not list(tmp_path.rglob("*.sqlite3"))
@@ -76,9 +80,9 @@ def test_a_failing_check_is_reported_and_fails_the_run(monkeypatch: pytest.Monke
     out = io.StringIO()
     assert selftest.run_selftest(out=out, full=False, isolate_qt_settings=False) == 1
     text = out.getvalue()
-    assert "FAIL encoders  RuntimeError: no encoder for you" in text
-    assert "FAIL index     not run: encoders failed" in text
-    assert "FAIL sort      not run: index failed" in text
+    assert "FAIL encoders   RuntimeError: no encoder for you" in text
+    assert "FAIL index      not run: encoders failed" in text
+    assert "FAIL sort       not run: index failed" in text
     assert "OK   paths" in text and "OK   photos" in text
     assert "self-test FAILED" in text
 
@@ -106,3 +110,20 @@ def test_the_isolation_is_undone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     with selftest._isolated(tmp_path / "t", qt_settings=False):
         assert os.environ["PHOTOSORT_DB"] != str(tmp_path / "mine.sqlite3")
     assert os.environ["PHOTOSORT_DB"] == str(tmp_path / "mine.sqlite3")
+
+
+def test_the_watch_check_fails_without_the_native_observer(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A bundle that lacks watchdog's inotify module gets its polling observer: the check must
+    say so (the app would then see new photos late, or on some file systems never)."""
+    from watchdog import observers
+    from watchdog.observers.polling import PollingObserver
+
+    if sys.platform not in selftest.NATIVE_OBSERVERS:
+        pytest.skip("no native observer known for this platform")
+    monkeypatch.setattr(observers, "Observer", PollingObserver)
+    ctx = selftest.Context(root=tmp_path, photos=tmp_path / "photos", db=tmp_path / "db")
+    ctx.reference, ctx.near_copy, ctx.paths = selftest._generate_photos(ctx.photos)
+    with pytest.raises(selftest.CheckFailed, match="PollingObserver, not the native"):
+        selftest.check_watch(ctx)
