@@ -146,6 +146,51 @@ grep -q "1 indexed,.* 0 skipped" "$home/heic/good.txt" || { echo "HEIC not decod
   2>&1 | tee "$home/heic/bad.txt"
 grep -q "0 indexed,.* 1 skipped" "$home/heic/bad.txt" || { echo "damaged HEIC not skipped"; exit 1; }
 
+step "the default encoder: sort (query expansion) and duplicates to the trash"
+# The shipped sample photos, an exact copy of one and a smaller re-compressed copy of another.
+# `sort --json` must give the same order as the installed package in the build venv (the same
+# encoder, query expansion and ranking code); `duplicates --trash` must group both copies and
+# move them to the throwaway HOME's trash (send2trash), leaving the originals.
+mkdir -p "$home/dups"
+cp resources/samples/*.jpg "$home/dups/"
+cp "$home/dups/jolla.jpg" "$home/dups/jolla-copy.jpg"
+"$VENV/bin/python" - "$home/dups" <<'PY'
+import sys
+from pathlib import Path
+
+from PIL import Image
+
+folder = Path(sys.argv[1])
+with Image.open(folder / "Wine_by_Jakkub_Mede.jpg") as img:
+    img.convert("RGB").resize((img.width * 3 // 4, img.height * 3 // 4)).save(
+        folder / "wine-smaller.jpg", quality=70
+    )
+PY
+default=$("${clean_env[@]}" "$BUNDLE/photosort" models | awk '/^\*/ { print $2; exit }')
+echo "default encoder: ${default:-?}"
+like="$home/dups/sunset_by_Aitzol_Berasategi.jpg"
+"${clean_env[@]}" "$BUNDLE/photosort" sort "$home/dups" --like "$like" --json \
+  --db "$home/dups-bundle.db" >"$home/sort-bundle.json"
+"${clean_env[@]}" "$VENV/bin/python" -m photosort sort "$home/dups" --like "$like" --json \
+  --db "$home/dups-venv.db" >"$home/sort-venv.json"
+"$VENV/bin/python" - "$home/sort-bundle.json" "$home/sort-venv.json" <<'PY'
+import json, sys
+bundle, venv = ([row["path"] for row in json.load(open(p))] for p in sys.argv[1:3])
+if bundle != venv:
+    sys.exit(f"the bundle's order differs from the installed package's:\n{bundle}\n{venv}")
+print(f"same order as the installed package, {len(bundle)} photos; first three:",
+      ", ".join(p.rsplit("/", 1)[-1] for p in bundle[:3]))
+PY
+"${clean_env[@]}" "$BUNDLE/photosort" duplicates "$home/dups" --trash --db "$home/dups-bundle.db" |
+  tee "$home/dups.txt"
+trash="$home/.local/share/Trash/files"
+for copy in jolla-copy.jpg wine-smaller.jpg; do
+  [[ -f "$trash/$copy" && ! -e "$home/dups/$copy" ]] || { echo "$copy not in $trash"; exit 1; }
+done
+[[ -f "$home/dups/jolla.jpg" && -f "$home/dups/Wine_by_Jakkub_Mede.jpg" ]] ||
+  { echo "an original went to the trash"; exit 1; }
+echo "both copies in the trash ($trash), the originals in place"
+
 step "a user encoder, added without rebuilding"
 user_models="$home/.local/share/PhotoSort/models"
 mkdir -p "$user_models"

@@ -7,6 +7,7 @@ always with forward slashes.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -151,6 +152,29 @@ def read_version(root: Path = ROOT) -> str:
     """The version in pyproject.toml: the bundle's and the app's."""
     with open(root / "pyproject.toml", "rb") as fh:
         return str(tomllib.load(fh)["project"]["version"])
+
+
+def model_datas(models: Path, with_references: bool = False) -> list[tuple[str, str]]:
+    """The spec's (source, "models") entries: every file of `models`, but the reference models.
+
+    A reference model (manifest `"reference": true`, the plain ImageNet backbone) is the
+    measuring stick `photosort eval` compares the encoders with: a developer's tool, never used
+    to sort, and 6.6 MB. Left out unless `with_references` (PHOTOSORT_BUNDLE_REFERENCE=1); a
+    bundle user who wants it drops its .json and .onnx into the user's models folder.
+    """
+    skip: set[str] = set()
+    if not with_references:
+        for manifest in sorted(models.glob("*.json")):
+            try:
+                raw = json.loads(manifest.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue  # a broken manifest is shipped as it is: the registry reports it
+            if isinstance(raw, dict) and raw.get("reference"):
+                skip.add(manifest.name)
+                skip.update(str(raw[k]) for k in ("encoder", "decoder") if raw.get(k))
+    return [
+        (str(p), "models") for p in sorted(models.iterdir()) if p.is_file() and p.name not in skip
+    ]
 
 
 def keep_entry(dest: str) -> bool:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import configparser
 import importlib.util
+import json
 import os
 import subprocess
 import sys
@@ -57,12 +58,34 @@ def test_spec_parses_and_uses_the_pyproject_version() -> None:
 
 def test_spec_ships_models_and_resources_and_excludes_training() -> None:
     text = SPEC.read_text(encoding="utf-8")
-    assert '(str(ROOT / "models"), "models")' in text
+    assert 'bundle_config.model_datas(\n    ROOT / "models"' in text
     assert '(str(ROOT / "resources"), "resources")' in text
     excludes = set(_bundle_config().EXCLUDES)
     assert {"torch", "photosort.training", "tests", "tkinter"} <= excludes
     assert {"PySide6.QtWebEngineCore", "PySide6.QtQml", "PySide6.QtQuick"} <= excludes
     assert {"PySide6.QtMultimedia", "PySide6.QtPdf", "PySide6.Qt3DCore"} <= excludes
+
+
+def test_the_bundle_ships_every_encoder_but_the_reference_models() -> None:
+    """The shipped models/ folder: everything the encoders need (manifests, encoder and decoder
+    files, the model card), but the reference backbone of `photosort eval` unless asked for."""
+    config = _bundle_config()
+    models = REPO / "models"
+    shipped = {Path(src).name for src, dest in config.model_datas(models)}
+    assert {dest for _, dest in config.model_datas(models)} == {"models"}
+    references = set()
+    for manifest in models.glob("*.json"):
+        raw = json.loads(manifest.read_text(encoding="utf-8"))
+        files = {manifest.name} | {raw[k] for k in ("encoder", "decoder") if raw.get(k)}
+        if raw.get("reference"):
+            references |= files
+            assert not files & shipped, manifest.name
+        else:
+            assert files <= shipped, manifest.name
+    assert "MODEL_CARD.md" in shipped
+    everything = {Path(src).name for src, _ in config.model_datas(models, with_references=True)}
+    assert everything == {p.name for p in models.iterdir() if p.is_file()}
+    assert everything - shipped == references
 
 
 def test_read_version_reads_the_given_pyproject(tmp_path: Path) -> None:
