@@ -8,9 +8,11 @@ next, loads the compiled kernels instead. If the user opens the map before that 
 the map says "preparing the map (first time only, about a minute)" meanwhile.
 
 Why a process: numba's compiler is Python code holding the GIL for long stretches; in a thread
-of the app it would make the grid stutter. A frozen bundle cannot spawn itself (see
-`index_process.use_process`), so there it runs in a worker thread instead, never on the GUI
-thread either way.
+of the app it would make the grid stutter, and a thread cannot be stopped: quitting the bundle
+while it compiled froze the window for 5 s and left the process running, windowless, for about
+a minute more. So the frozen bundle spawns it too (its entry point calls
+`multiprocessing.freeze_support()`, which makes the bundle's executable act as the child).
+PHOTOSORT_INDEX_PROCESS=0 runs it in a worker thread instead (never on the GUI thread).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from photosort.core.jobs import CancelToken
-from photosort.ui.index_process import use_process
+from photosort.ui.index_process import PROCESS_ENV
 from photosort.ui.workers import TaskHandle, run_task
 
 log = logging.getLogger("photosort.ui.map")
@@ -33,6 +35,12 @@ log = logging.getLogger("photosort.ui.map")
 #: PHOTOSORT_MAP_WARMUP=0 turns the warm-up off (the test suite: every test has a fresh cache,
 #: and a minute of compiling per test window would only load the machine).
 WARMUP_ENV = "PHOTOSORT_MAP_WARMUP"
+
+
+def warm_up_in_process() -> bool:
+    """A child process (also in the frozen bundle: see the module docstring), unless
+    PHOTOSORT_INDEX_PROCESS=0 asks for threads."""
+    return os.environ.get(PROCESS_ENV, "1") != "0"
 
 
 def _default_target() -> None:
@@ -109,7 +117,7 @@ class MapWarmUp(QObject):
                 return False
             _idle.clear()
             try:
-                if not use_process():
+                if not warm_up_in_process():
                     target()
                     return True
                 ctx = mp.get_context("spawn")  # never fork a process that runs Qt threads

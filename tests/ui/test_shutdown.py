@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -111,3 +112,16 @@ def test_closing_the_window_cancels_the_map_being_prepared(
         map_warmup._idle.set()
     assert fits == []  # no UMAP fit after the window closed
     assert _problems(caplog) == []
+
+
+def test_the_bundle_warms_up_in_a_process_it_can_stop(monkeypatch):
+    """In a thread the warm-up could not be stopped: quitting the frozen bundle while it
+    compiled froze the window for 5 s and left the process running for a minute. The bundle's
+    entry point calls multiprocessing.freeze_support(), so it spawns the warm-up too."""
+    from photosort.ui.map_warmup import warm_up_in_process
+
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    monkeypatch.delenv("PHOTOSORT_INDEX_PROCESS", raising=False)
+    assert warm_up_in_process()
+    monkeypatch.setenv("PHOTOSORT_INDEX_PROCESS", "0")  # asked for threads
+    assert not warm_up_in_process()
