@@ -250,11 +250,15 @@ def _pairs_in_block(
     return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
 
 
-def _coarse(details: np.ndarray) -> np.ndarray:
-    """8 x 8 block means of detail images, flattened and unit length: a 64-value key."""
+def _coarse(details: np.ndarray, turn: int = 0) -> np.ndarray:
+    """8 x 8 block means of detail images, turned `turn` quarter turns, flattened and unit
+    length: a 64-value key. (Turning the block means, not the images: no copy of them.)"""
+    import numpy as np
+
     n = len(details)
     side = sig.SIDE // 8
-    return _unit_rows(details.reshape(n, 8, side, 8, side).mean(axis=(2, 4)).reshape(n, 64))
+    blocks = details.reshape(n, 8, side, 8, side).mean(axis=(2, 4))
+    return _unit_rows(np.rot90(blocks, turn, axes=(1, 2)).reshape(n, 64))
 
 
 # -- grouping -------------------------------------------------------------------------------
@@ -332,10 +336,13 @@ class _Evidence:
     """What the checks need about the nodes (one representative photo per distinct content)."""
 
     photos: list[Photo]  # the representatives
-    pix: np.ndarray | None  # signatures, float (m, SIDE, SIDE)
-    det: np.ndarray | None  # their details
+    pix: np.ndarray | None  # signatures as given (m, SIDE, SIDE): uint8 from the store
+    det: np.ndarray | None  # their details, float32
     has_sig: np.ndarray
     framed: np.ndarray  # looks_framed per node
+    frames: np.ndarray | None  # sig.frames_of per node (-1 rows: no frame)
+    aspect: np.ndarray  # width / height per node (1 when unknown)
+    moment: np.ndarray  # (m, 3) codes for _same_moments: date, date to the second, has fraction
     lat: np.ndarray | None  # unit latents
     has_lat: np.ndarray
     thresholds: Thresholds | None
@@ -356,27 +363,35 @@ def _near_edges(
 
     m = len(reps)
     candidates: list[np.ndarray] = []
-    ev = _Evidence([photos[i] for i in reps], None, None, np.zeros(m, bool), np.zeros(m, bool),
-                   None, np.zeros(m, bool), thresholds, strictness)  # fmt: skip
+    rep_photos = [photos[i] for i in reps]
+    ev = _Evidence(rep_photos, None, None, np.zeros(m, bool), np.zeros(m, bool), None,
+                   _aspects(rep_photos), _moments(rep_photos), None, np.zeros(m, bool),
+                   thresholds, strictness)  # fmt: skip
     if signatures is not None:
-        ev.pix = np.asarray(signatures, dtype=np.float32)[reps]
+        ev.pix = np.asarray(signatures)[reps]  # not as floats: 4 bytes a pixel for 100,000
         ev.has_sig = ev.pix.reshape(m, -1).any(axis=1)
-        ev.det = sig.details(ev.pix)
-        ev.framed = np.array([looks_framed(p) for p in ev.pix], dtype=bool)
+        ev.det = np.empty((m, sig.SIDE, sig.SIDE), np.float32)
+        ev.framed = np.zeros(m, bool)
+        for start in range(0, m, _CHUNK):
+            part = ev.pix[start : start + _CHUNK].astype(np.float32)
+            ev.det[start : start + _CHUNK] = sig.details(part)
+            ev.framed[start : start + _CHUNK] = looks_framed_many(part)
+        ev.frames = np.full((m, 4), -1, np.int64)
+        if ev.framed.any():
+            ev.frames[ev.framed] = sig.frames_of(ev.pix[ev.framed])
         coarse = _coarse(ev.det)
         coarse[~ev.has_sig] = 0.0
         for k in (0, 1, 2, 3):
-            turned = coarse if k == 0 else _coarse(np.rot90(ev.det, k, axes=(1, 2)).copy())
+            turned = coarse if k == 0 else _coarse(ev.det, k)
             turned[~ev.has_sig] = 0.0
             candidates.append(neighbour_pairs(turned, coarse, NEIGHBOURS, SIGNATURE_CANDIDATE))
         # A framed photo (a screenshot of a photo) is looked up by what is inside its frame.
-        rows = np.nonzero(ev.framed)[0]
-        insides = [sig.unframed(ev.pix[i]) for i in rows]
-        kept = [i for i, x in enumerate(insides) if x is not None]
-        if kept:
-            inner = _coarse(sig.details(np.stack([insides[i] for i in kept])))
-            found = neighbour_pairs(inner, coarse, NEIGHBOURS, SIGNATURE_CANDIDATE)
-            found[:, 0] = rows[np.array(kept)][found[:, 0]]
+        rows = np.nonzero(ev.frames[:, 0] >= 0)[0]
+        if len(rows):
+            insides, _ = sig.unframed_many(ev.pix[rows])
+            found = neighbour_pairs(_coarse(sig.details(insides)), coarse, NEIGHBOURS,
+                                    SIGNATURE_CANDIDATE)  # fmt: skip
+            found[:, 0] = rows[found[:, 0]]
             candidates.append(found)
     if latents is not None and thresholds is not None:
         lat = np.asarray(latents, dtype=np.float32)[reps]
@@ -408,10 +423,10 @@ def _near_edges(
     ]
     if more:
         extra = _distinct_pairs(np.array(more, dtype=np.int64))
-        seen = {tuple(p) for p in pairs.tolist()}
-        extra = np.array([p for p in extra.tolist() if tuple(p) not in seen], dtype=np.int64)
+        # (pairs as one integer each: a set of millions of tuples would take seconds)
+        extra = extra[~np.isin(extra[:, 0] * m + extra[:, 1], pairs[:, 0] * m + pairs[:, 1])]
         if len(extra):
-            _add_edges(extra.reshape(-1, 2), ev, edges, cancel)
+            _add_edges(extra, ev, edges, cancel)
 
 
 _CHUNK = 4096
@@ -479,44 +494,103 @@ def _add_edges(
     if ev.lat is not None:
         ok = ev.has_lat[a] & ev.has_lat[b]
         ldist[ok] = 1.0 - np.einsum("ij,ij->i", ev.lat[a[ok]], ev.lat[b[ok]])
-    pix = ev.pix
-    if pix is not None:
-        # A framed photo is compared with what is inside its frame: one cheap, exact check,
-        # needing no encoder (framed photos are few).
-        framed = both_sig & (score < 0) & (ev.framed[a] | ev.framed[b])
-        for idx in np.nonzero(framed)[0]:
-            best = max(
-                sig.framed_agreement(pix[a[idx]], pix[b[idx]]),
-                sig.framed_agreement(pix[b[idx]], pix[a[idx]]),
+    if ev.pix is not None:
+        # A framed photo is compared with what is inside its frame. The frame check is cheap
+        # but pairs with a framed photo are many (a sky or a wall makes flat edges too): they
+        # are first compared at half size, all at once, and fully only when that comes close.
+        framed = np.nonzero(both_sig & (score < 0) & (ev.framed[a] | ev.framed[b]))[0]
+        for part in _chunks(framed):
+            est = np.maximum(
+                sig.framed_estimates(ev.det[a[part]], ev.det[b[part]], ev.frames[a[part]]),
+                sig.framed_estimates(ev.det[b[part]], ev.det[a[part]], ev.frames[b[part]]),
             )
-            if best >= CONTAINED_PICTURE:
-                score[idx] = best
-    if thresholds is not None and pix is not None:
-        # Crops: the window search (~5 ms a pair) only runs between photos the latents call
-        # close (the model's calibrated crop distance) and not already near-copies.
-        crop = both_sig & (score < 0) & (ldist <= thresholds.near_copy)
-        for n, idx in enumerate(np.nonzero(crop)[0]):
-            if cancel is not None and n % 64 == 0:
+            for idx in part[est >= FRAMED_LOOK]:
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                pa, pb = _floats(ev.pix[a[idx]]), _floats(ev.pix[b[idx]])
+                best = max(sig.framed_agreement(pa, pb), sig.framed_agreement(pb, pa))
+                if best >= CONTAINED_PICTURE:
+                    score[idx] = best
+    if thresholds is not None and ev.pix is not None:
+        # Crops: only between photos the latents call close (the model's calibrated crop
+        # distance) and not already near-copies. The window search (~2 ms a pair) only runs
+        # where the estimate for all pairs at once (sig.contained_estimates) comes close.
+        crop = np.nonzero(both_sig & (score < 0) & (ldist <= thresholds.near_copy))[0]
+        for part in _chunks(crop):
+            if cancel is not None:
                 cancel.raise_if_cancelled()
-            ra, rb = _aspect(ev.photos[a[idx]]), _aspect(ev.photos[b[idx]])
-            hopeless = CONTAINED_PICTURE - 0.08
-            best = sig.contained_agreement(pix[a[idx]], pix[b[idx]], ra / rb, hopeless)
-            if best < CONTAINED_PICTURE:
-                back = sig.contained_agreement(pix[b[idx]], pix[a[idx]], rb / ra, hopeless)
-                best = max(best, back)
-            if best >= CONTAINED_PICTURE:
-                score[idx] = best
-    similar = thresholds.similar if thresholds is not None else -1.0
-    for idx in range(len(pairs)):
-        key = (int(a[idx]), int(b[idx]))
-        if not _same_moment(ev.photos[a[idx]].taken, ev.photos[b[idx]].taken):
-            # Taken at different moments: two shots (a burst), however alike, not a copy. Copies
-            # keep the original's EXIF date, or lose it; they do not get another one.
-            score[idx] = -1.0
-        if score[idx] >= 0:
-            edges[key] = _NEAR_RANK + (1.0 - float(score[idx]))
-        elif ev.strictness == "similar" and ldist[idx] <= similar:
-            edges[key] = _SIMILAR_RANK + float(ldist[idx])
+            ra, rb = ev.aspect[a[part]], ev.aspect[b[part]]
+            ahead = sig.contained_estimates(ev.det[a[part]], ev.det[b[part]], ra / rb)
+            back = sig.contained_estimates(ev.det[b[part]], ev.det[a[part]], rb / ra)
+            for k in np.nonzero(np.maximum(ahead, back) >= CROP_LOOK)[0]:
+                idx = part[k]
+                pa, pb = _floats(ev.pix[a[idx]]), _floats(ev.pix[b[idx]])
+                hopeless = CONTAINED_PICTURE - 0.08
+                best = -1.0
+                if ahead[k] >= CROP_LOOK:
+                    best = sig.contained_agreement(pa, pb, ra[k] / rb[k], hopeless)
+                if best < CONTAINED_PICTURE and back[k] >= CROP_LOOK:
+                    best = max(best, sig.contained_agreement(pb, pa, rb[k] / ra[k], hopeless))
+                if best >= CONTAINED_PICTURE:
+                    score[idx] = best
+    # Taken at different moments: two shots (a burst), however alike, not a copy. Copies keep
+    # the original's EXIF date, or lose it; they do not get another one.
+    score[~_same_moments(ev.moment[a], ev.moment[b])] = -1.0
+    for idx in np.nonzero(score >= 0)[0]:
+        edges[(int(a[idx]), int(b[idx]))] = _NEAR_RANK + (1.0 - float(score[idx]))
+    if ev.strictness == "similar" and thresholds is not None:
+        for idx in np.nonzero((score < 0) & (ldist <= thresholds.similar))[0]:
+            edges[(int(a[idx]), int(b[idx]))] = _SIMILAR_RANK + float(ldist[idx])
+
+
+#: Estimates (sig.contained_estimates, sig.framed_estimates) from which a pair gets the full
+#: search. Measured on benchmarks/duplicates.py's set: every crop and framed copy the full
+#: search confirms estimates at >= CROP_LOOK ... (see docs/benchmarks.md); on the real photos of
+#: benchmarks/duplicates_scale.py, 2-3 % of other crop candidates do.
+CROP_LOOK = 0.6
+FRAMED_LOOK = 0.3
+
+
+def _chunks(rows: np.ndarray, size: int = 2048) -> list[np.ndarray]:
+    """`rows` in parts small enough to keep the per-pair work arrays in a few MB."""
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+def _floats(pixels: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    return np.asarray(pixels, dtype=np.float32)
+
+
+def _moments(photos: Sequence[Photo]) -> np.ndarray:
+    """Per photo, what _same_moments compares, as integers: (the date taken, the date to the
+    second, 1 when it has a fraction of a second); -1 dates for a photo without one."""
+    import numpy as np
+
+    codes: dict[str, int] = {}
+    out = np.full((len(photos), 3), -1, np.int64)
+    for i, p in enumerate(photos):
+        if p.taken:
+            out[i, 0] = codes.setdefault(p.taken, len(codes))
+            out[i, 1] = codes.setdefault("s" + p.taken[:19], len(codes))
+            out[i, 2] = int("." in p.taken)
+    return out
+
+
+def _same_moments(ma: np.ndarray, mb: np.ndarray) -> np.ndarray:
+    """_same_moment for many pairs at once, on _moments codes."""
+    import numpy as np
+
+    undated = (ma[:, 0] < 0) | (mb[:, 0] < 0)
+    both_fraction = (ma[:, 2] == 1) & (mb[:, 2] == 1)
+    same = np.where(both_fraction, ma[:, 0] == mb[:, 0], ma[:, 1] == mb[:, 1])
+    return undated | same
+
+
+def _aspects(photos: Sequence[Photo]) -> np.ndarray:
+    import numpy as np
+
+    return np.array([_aspect(p) for p in photos], dtype=np.float32)
 
 
 def _same_moment(ta: str | None, tb: str | None) -> bool:
@@ -719,10 +793,18 @@ def choose_keeper(
 def looks_framed(pixels: np.ndarray) -> bool:
     """True when three or four edges of a signature are flat bands: a photo inside a frame
     or a screenshot, whose pixel count overstates the picture."""
+    return bool(looks_framed_many(pixels[None])[0])
+
+
+def looks_framed_many(pixels: np.ndarray) -> np.ndarray:
+    """looks_framed of each signature (n, SIDE, SIDE)."""
+    import numpy as np
+
+    pixels = np.asarray(pixels, np.float32)
     # The middle of each outermost line: a title bar spans the top corners of the side margins.
     lo, hi = sig.SIDE // 5, sig.SIDE - sig.SIDE // 5
-    edges = (pixels[0, lo:hi], pixels[-1, lo:hi], pixels[lo:hi, 0], pixels[lo:hi, -1])
-    return sum(float(e.std()) < 3.0 for e in edges) >= 3
+    edges = (pixels[:, 0, lo:hi], pixels[:, -1, lo:hi], pixels[:, lo:hi, 0], pixels[:, lo:hi, -1])
+    return sum((e.std(axis=1) < 3.0).astype(int) for e in edges) >= 3
 
 
 # -- from the store -------------------------------------------------------------------------

@@ -227,40 +227,53 @@ def contained_agreement(
     return float(scores.max())
 
 
-def _flat_margin(lines: np.ndarray) -> int:
-    """How many of these lines (outermost first) are one flat colour, like a frame's."""
-    n = 0
+def frames_of(pixels: np.ndarray) -> np.ndarray:
+    """(top, bottom, left, right) flat margins of each signature (n, SIDE, SIDE): how many of
+    its outermost lines on each side are one flat colour, like a frame's; a row of -1 for a
+    signature that has no frame (flat on fewer than three sides, or margins over half of it).
+    """
+    import numpy as np
+
+    pixels = np.asarray(pixels, np.float32)
     lo, hi = SIDE // 5, SIDE - SIDE // 5  # a title bar spans the top of the side margins
-    for line in lines:
-        if float(line[lo:hi].std()) >= 3.0:
-            break
-        n += 1
-    return n
+    sides = (pixels, pixels[:, ::-1], pixels.transpose(0, 2, 1), pixels.transpose(0, 2, 1)[:, ::-1])
+    margins = []
+    for lines in sides:  # lines[:, k] is the k-th line from that edge
+        flat = lines[:, :, lo:hi].std(axis=2) < 3.0
+        margins.append(np.where(flat.all(axis=1), SIDE, np.argmin(flat, axis=1)))
+    m = np.stack(margins, axis=1)
+    ok = (
+        ((m > 0).sum(axis=1) >= 3)
+        & (m[:, 0] + m[:, 1] < SIDE // 2)
+        & (m[:, 2] + m[:, 3] < SIDE // 2)
+    )
+    return np.where(ok[:, None], m, -1)
 
 
 def frame_of(big: np.ndarray) -> tuple[int, int, int, int] | None:
     """(top, bottom, left, right) flat margins of a framed signature, None without a frame."""
-    top = _flat_margin(big)
-    bottom = _flat_margin(big[::-1])
-    left = _flat_margin(big.T)
-    right = _flat_margin(big.T[::-1])
-    if sum(m > 0 for m in (top, bottom, left, right)) < 3 or top + bottom >= SIDE // 2:
-        return None
-    if left + right >= SIDE // 2:
-        return None
-    return top, bottom, left, right
+    frame = frames_of(big[None])[0]
+    return None if frame[0] < 0 else tuple(int(v) for v in frame)
 
 
 def unframed(big: np.ndarray) -> np.ndarray | None:
     """What is inside the frame of a framed signature, resampled to SIDE x SIDE."""
+    inside, ok = unframed_many(big[None])
+    return inside[0] if ok[0] else None
+
+
+def unframed_many(bigs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """`unframed` of each signature (n, SIDE, SIDE), and which ones have a frame (the others'
+    rows are their whole picture)."""
     import numpy as np
 
-    frame = frame_of(big)
-    if frame is None:
-        return None
-    top, bottom, left, right = frame
-    window = np.array([[left, top, SIDE - left - right, SIDE - top - bottom]], np.float32) / SIDE
-    return _sample(big, window)[0]
+    frames = frames_of(bigs)
+    ok = frames[:, 0] >= 0
+    t, b, lf, r = np.where(ok[:, None], frames, 0).T.astype(np.float32)
+    windows = np.stack([lf, t, SIDE - lf - r, SIDE - t - b], axis=1) / SIDE
+    rows = _interpolation(windows[:, 1], windows[:, 3])
+    cols = _interpolation(windows[:, 0], windows[:, 2])
+    return rows @ np.asarray(bigs, np.float32) @ cols.transpose(0, 2, 1), ok
 
 
 def framed_agreement(big: np.ndarray, small: np.ndarray) -> float:
@@ -299,3 +312,153 @@ def framed_agreement(big: np.ndarray, small: np.ndarray) -> float:
             break
         best, best_edges = float(scores[k]), (best_edges + moves[ok][k])
     return best
+
+
+# -- many pairs at once: where a crop sits, and how well it matches there ---------------------
+#
+# contained_agreement searches ~80 windows at full size for one pair (~2 ms). For 100,000
+# photos the crop candidates are ~100,000 pairs, nearly all of them different shots of alike
+# scenes, so the search is first done cheaply for all pairs at once: the window is located from
+# the photos' 1-D profiles (a crop's column means are a stretch of the original's, and its row
+# means too, whatever the other axis does within MIN_COVER), then the few best windows are
+# compared at half size. Only pairs that look alike there get the full search.
+
+#: Spans the located windows may have (fractions of the larger photo's side).
+_SPANS = tuple(round(1.0 - 0.04 * i, 2) for i in range(8))  # 1.0 .. 0.72 (MIN_COVER)
+#: Length the 1-D profiles are compared at, and side of the half-size comparison.
+_PROFILE = 16
+_HALF = 12
+#: Located windows compared at half size per pair.
+_TOP = 3
+#: Spans of two axes are consistent with the photos' aspect ratios within this (log ratio).
+_ASPECT_SLACK = 0.03
+
+
+def _area_rows(starts: np.ndarray, spans: np.ndarray, n_in: int, n_out: int) -> np.ndarray:
+    """(n, n_out, n_in): row o averages the input over the o-th of n_out equal parts of the
+    window [start, start + span] (fractions of n_in): a resampling that smooths as it shrinks."""
+    import numpy as np
+
+    k = np.arange(n_out + 1, dtype=np.float32) / n_out
+    edges = (starts[:, None] + spans[:, None] * k) * n_in  # (n, n_out + 1)
+    lo, hi = edges[:, :-1, None], edges[:, 1:, None]
+    i = np.arange(n_in, dtype=np.float32)
+    w = np.clip(np.minimum(hi, i + 1) - np.maximum(lo, i), 0.0, None)
+    return w / np.maximum(w.sum(axis=2, keepdims=True), 1e-9)
+
+
+@functools.lru_cache(maxsize=1)
+def _intervals() -> tuple[np.ndarray, np.ndarray]:
+    """Every (start, span) a window may have along one axis, and the matrix taking a 32-value
+    profile to each one's inner part (EDGE left out), _PROFILE values each."""
+    import numpy as np
+
+    iv = np.asarray(
+        [(x0, s) for s in _SPANS for x0 in np.arange(0.0, 1.0 - s + 1e-6, 1.0 / SIDE)],
+        np.float32,
+    )
+    e = EDGE / SIDE
+    m = _area_rows(iv[:, 0] + e * iv[:, 1], iv[:, 1] * (1 - 2 * e), SIDE, _PROFILE)
+    return iv, m.reshape(-1, SIDE)
+
+
+@functools.lru_cache(maxsize=1)
+def _by_span() -> np.ndarray:
+    """(spans, most starts) indices of the intervals of each span; the padding points one
+    past the last interval (a column of -inf the caller appends)."""
+    import numpy as np
+
+    iv, _ = _intervals()
+    groups = [np.nonzero(np.isclose(iv[:, 1], s))[0] for s in _SPANS]
+    width = max(len(g) for g in groups)
+    return np.stack([np.pad(g, (0, width - len(g)), constant_values=len(iv)) for g in groups])
+
+
+def _unit_last(x: np.ndarray) -> np.ndarray:
+    import numpy as np
+
+    x = x - x.mean(axis=-1, keepdims=True)
+    return x / np.maximum(np.linalg.norm(x, axis=-1, keepdims=True), 1e-6)
+
+
+def _halved(det: np.ndarray) -> np.ndarray:
+    return det.reshape(len(det), SIDE // 2, 2, SIDE // 2, 2).mean(axis=(2, 4))
+
+
+def _inner_samples(half: np.ndarray, windows: np.ndarray) -> np.ndarray:
+    """The inner part (EDGE left out) of each window (x0, y0, sx, sy) of each half-size detail
+    image (n, SIDE/2, SIDE/2), resampled to _HALF x _HALF, as zero-mean unit rows."""
+    e = EDGE / SIDE
+    h = SIDE // 2
+    rows = _area_rows(windows[:, 1] + e * windows[:, 3], windows[:, 3] * (1 - 2 * e), h, _HALF)
+    cols = _area_rows(windows[:, 0] + e * windows[:, 2], windows[:, 2] * (1 - 2 * e), h, _HALF)
+    return _unit_last((rows @ half @ cols.transpose(0, 2, 1)).reshape(len(half), -1))
+
+
+def contained_estimates(big: np.ndarray, small: np.ndarray, aspect_ratio: np.ndarray) -> np.ndarray:
+    """For many pairs at once: about how well `small` matches some window of `big`, as
+    contained_agreement measures it (a little lower; a pair scoring low here scores low
+    there). big, small: detail images (`details`), (n, SIDE, SIDE); aspect_ratio as for
+    contained_agreement, one per pair. ~0.1 ms a pair, against ~2 ms for the full search."""
+    import numpy as np
+
+    n = len(big)
+    if n == 0:
+        return np.zeros(0, np.float32)
+    iv, to_intervals = _intervals()
+    m = len(iv)
+    e = EDGE / SIDE
+    whole = _area_rows(np.array([e], np.float32), np.array([1 - 2 * e], np.float32), SIDE,
+                       _PROFILE)[0]  # fmt: skip
+    # Column means (the x profile) and row means (the y profile) of each photo's details, each
+    # compared with every interval of the other photo's: the best start for each span, per axis.
+    by_span = _by_span()
+    starts, fit = [], []
+    for axis in (1, 2):  # x, then y
+        pb, ps = big.mean(axis=axis), small.mean(axis=axis)
+        keys = _unit_last((pb @ to_intervals.T).reshape(n, m, _PROFILE))
+        c = np.einsum("nik,nk->ni", keys, _unit_last(ps @ whole.T))
+        c = np.concatenate([c, np.full((n, 1), -np.inf, np.float32)], axis=1)[:, by_span]
+        at = np.argmax(c, axis=2)  # (n, span): the best interval of each span
+        starts.append(np.take_along_axis(by_span[None].repeat(n, 0), at[:, :, None], 2)[..., 0])
+        fit.append(np.take_along_axis(c, at[:, :, None], 2)[..., 0])
+    # A crop keeps the pixel aspect: the y span is the x span times aspect_ratio.
+    log_span = np.log(np.asarray(_SPANS, np.float32))
+    gap = log_span[None, :, None] - log_span[None, None, :] - np.log(aspect_ratio)[:, None, None]
+    score = fit[1][:, :, None] + fit[0][:, None, :]  # (pair, y span, x span)
+    score[np.abs(gap) > _ASPECT_SLACK] = -np.inf
+    spans = len(_SPANS)
+    top = np.argpartition(-score.reshape(n, -1), _TOP, axis=1)[:, :_TOP]
+    ky, kx = np.unravel_index(top, (spans, spans))
+    flat = score.reshape(n, -1)
+    half_big = _halved(big)
+    small_inner = _inner_samples(_halved(small), np.tile(np.float32([[0, 0, 1, 1]]), (n, 1)))
+    rows = np.arange(n)
+    best = np.full(n, -1.0, np.float32)
+    for k in range(_TOP):
+        ok = np.isfinite(flat[rows, top[:, k]])
+        x = iv[starts[0][rows, kx[:, k]]]
+        y = iv[starts[1][rows, ky[:, k]]]
+        windows = np.stack([x[:, 0], y[:, 0], x[:, 1], y[:, 1]], axis=1)
+        s = np.einsum("nk,nk->n", _inner_samples(half_big, windows), small_inner)
+        best = np.where(ok, np.maximum(best, s), best)
+    return best
+
+
+def framed_estimates(big: np.ndarray, small: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """For many pairs at once: about how well `small` matches what is inside the frame of
+    `big`, as framed_agreement measures it. big, small: detail images (n, SIDE, SIDE); frames:
+    `frames_of` of big's signatures; -1 where big has no frame."""
+    import numpy as np
+
+    n = len(big)
+    out = np.full(n, -1.0, np.float32)
+    has = frames[:, 0] >= 0
+    if not has.any():
+        return out
+    t, b, lf, r = frames[has].T.astype(np.float32)
+    windows = np.stack([lf, t, SIDE - lf - r, SIDE - t - b], axis=1) / SIDE
+    whole = np.tile(np.float32([[0, 0, 1, 1]]), (int(has.sum()), 1))
+    inside = _inner_samples(_halved(big[has]), windows)
+    out[has] = np.einsum("nk,nk->n", inside, _inner_samples(_halved(small[has]), whole))
+    return out
