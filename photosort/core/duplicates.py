@@ -10,7 +10,10 @@ Three kinds of evidence, from certain to probable:
 
 Which pairs are compared: every pair would be 5 billion for 100,000 photos, so each photo is
 compared with its nearest neighbours only, by latents and by a coarse signature (in each of
-its four turns); exact copies are merged first and compared once.
+its four turns); exact copies are merged first and compared once. The checks then run on all
+candidate pairs at once, in numpy, a few thousand pairs at a time (bounded memory); the costly
+window search for crops and framed copies runs only for the pairs a cheap estimate of it
+(signature.contained_estimates, framed_estimates) finds close.
 
 Grouping is by centre photo: a group is one photo (the centre: usually the original) and photos
 that are each directly a duplicate of it, checked pair by pair. A chain of look-alikes
@@ -230,35 +233,40 @@ def _pairs_in_block(
     b_rows: np.ndarray,
     k: int,
     max_distance: float,
-    chunk: int = 2048,
+    chunk: int = 1024,
 ) -> np.ndarray:
     import numpy as np
 
     out = []
     b = base[b_rows]
-    kk = min(k, len(b_rows))
     for i in range(0, len(q_rows), chunk):
         rows = q_rows[i : i + chunk]
-        dist = 1.0 - queries[rows] @ b.T
-        if kk < len(b_rows):
-            top = np.argpartition(dist, kk - 1, axis=1)[:, :kk]
-        else:
-            top = np.broadcast_to(np.arange(len(b_rows)), dist.shape)
-        close = np.take_along_axis(dist, top, 1) <= max_distance
-        qi, col = np.nonzero(close)
-        out.append(np.stack([rows[qi], b_rows[top[qi, col]]], axis=1))
+        # Within max_distance first, then the k nearest of those: the same pairs as the k
+        # nearest within max_distance, without ordering every row (most are far).
+        sim = queries[rows] @ b.T
+        qi, col = np.nonzero(sim >= 1.0 - max_distance)
+        counts = np.bincount(qi, minlength=len(rows))
+        if counts.max(initial=0) > k:
+            order = np.lexsort((-sim[qi, col], qi))  # by row, nearest first
+            qi, col = qi[order], col[order]
+            rank = np.arange(len(qi)) - np.repeat(np.cumsum(counts) - counts, counts)
+            qi, col = qi[rank < k], col[rank < k]
+        out.append(np.stack([rows[qi], b_rows[col]], axis=1))
     return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
 
 
-def _coarse(details: np.ndarray, turn: int = 0) -> np.ndarray:
-    """8 x 8 block means of detail images, turned `turn` quarter turns, flattened and unit
-    length: a 64-value key. (Turning the block means, not the images: no copy of them.)"""
+def _blocks(details: np.ndarray) -> np.ndarray:
+    """8 x 8 block means of detail images."""
+    side = sig.SIDE // 8
+    return details.reshape(len(details), 8, side, 8, side).mean(axis=(2, 4))
+
+
+def _coarse(blocks: np.ndarray, turn: int = 0) -> np.ndarray:
+    """`_blocks`, turned `turn` quarter turns, flattened and unit length: a 64-value key.
+    (Turning the block means, not the images: no copy of them.)"""
     import numpy as np
 
-    n = len(details)
-    side = sig.SIDE // 8
-    blocks = details.reshape(n, 8, side, 8, side).mean(axis=(2, 4))
-    return _unit_rows(np.rot90(blocks, turn, axes=(1, 2)).reshape(n, 64))
+    return _unit_rows(np.rot90(blocks, turn, axes=(1, 2)).reshape(len(blocks), 64))
 
 
 # -- grouping -------------------------------------------------------------------------------
@@ -370,33 +378,42 @@ def _near_edges(
     if signatures is not None:
         ev.pix = np.asarray(signatures)[reps]  # not as floats: 4 bytes a pixel for 100,000
         ev.has_sig = ev.pix.reshape(m, -1).any(axis=1)
-        ev.det = np.empty((m, sig.SIDE, sig.SIDE), np.float32)
+        # Half floats: 2 kB a photo (details are differences of 8-bit pixels; the scores they
+        # give move by less than 0.001).
+        ev.det = np.empty((m, sig.SIDE, sig.SIDE), np.float16)
         ev.framed = np.zeros(m, bool)
+        blocks = np.empty((m, 8, 8), np.float32)
         for start in range(0, m, _CHUNK):
             part = ev.pix[start : start + _CHUNK].astype(np.float32)
-            ev.det[start : start + _CHUNK] = sig.details(part)
+            det = sig.details(part)
+            ev.det[start : start + _CHUNK] = det
+            blocks[start : start + _CHUNK] = _blocks(det)
             ev.framed[start : start + _CHUNK] = looks_framed_many(part)
         ev.frames = np.full((m, 4), -1, np.int64)
         if ev.framed.any():
             ev.frames[ev.framed] = sig.frames_of(ev.pix[ev.framed])
-        coarse = _coarse(ev.det)
+        coarse = _coarse(blocks)
         coarse[~ev.has_sig] = 0.0
         for k in (0, 1, 2, 3):
-            turned = coarse if k == 0 else _coarse(ev.det, k)
+            turned = coarse if k == 0 else _coarse(blocks, k)
             turned[~ev.has_sig] = 0.0
             candidates.append(neighbour_pairs(turned, coarse, NEIGHBOURS, SIGNATURE_CANDIDATE))
         # A framed photo (a screenshot of a photo) is looked up by what is inside its frame.
         rows = np.nonzero(ev.frames[:, 0] >= 0)[0]
         if len(rows):
             insides, _ = sig.unframed_many(ev.pix[rows])
-            found = neighbour_pairs(_coarse(sig.details(insides)), coarse, NEIGHBOURS,
+            found = neighbour_pairs(_coarse(_blocks(sig.details(insides))), coarse, NEIGHBOURS,
                                     SIGNATURE_CANDIDATE)  # fmt: skip
             found[:, 0] = rows[found[:, 0]]
             candidates.append(found)
     if latents is not None and thresholds is not None:
-        lat = np.asarray(latents, dtype=np.float32)[reps]
+        lat = np.asarray(latents, dtype=np.float32)[reps]  # one copy, made unit in place
         ev.has_lat = ~np.isnan(lat).any(axis=1)
-        ev.lat = _unit_rows(np.where(ev.has_lat[:, None], lat, 0.0))
+        lat[~ev.has_lat] = 0.0
+        for start in range(0, m, _CHUNK):
+            part = lat[start : start + _CHUNK]
+            part /= np.maximum(np.linalg.norm(part, axis=1, keepdims=True), 1e-12)
+        ev.lat = lat
         reach = max(thresholds.near_copy, thresholds.framed)
         if strictness == "similar":
             reach = max(reach, thresholds.similar)
@@ -489,21 +506,20 @@ def _add_edges(
         rows = np.nonzero(both_sig)[0]
         for start in range(0, len(rows), _CHUNK):  # bounded memory: ~40 MB a chunk
             part = rows[start : start + _CHUNK]
-            score[part] = _picture_scores(ev.det[a[part]], ev.det[b[part]])
+            score[part] = _picture_scores(_floats(ev.det[a[part]]), _floats(ev.det[b[part]]))
     ldist = np.full(len(pairs), np.inf, np.float32)
     if ev.lat is not None:
-        ok = ev.has_lat[a] & ev.has_lat[b]
-        ldist[ok] = 1.0 - np.einsum("ij,ij->i", ev.lat[a[ok]], ev.lat[b[ok]])
+        for part in _chunks(np.nonzero(ev.has_lat[a] & ev.has_lat[b])[0]):
+            ldist[part] = 1.0 - np.einsum("ij,ij->i", ev.lat[a[part]], ev.lat[b[part]])
+    has_frame = ev.frames[:, 0] >= 0 if ev.frames is not None else None
     if ev.pix is not None:
-        # A framed photo is compared with what is inside its frame. The frame check is cheap
-        # but pairs with a framed photo are many (a sky or a wall makes flat edges too): they
-        # are first compared at half size, all at once, and fully only when that comes close.
-        framed = np.nonzero(both_sig & (score < 0) & (ev.framed[a] | ev.framed[b]))[0]
+        # A framed photo is compared with what is inside its frame. Pairs with a framed photo
+        # are many (a sky or a wall makes flat edges too): they are first compared in the
+        # frame as found, all at once, and searched around it only when that comes close.
+        framed = np.nonzero(both_sig & (score < 0) & (has_frame[a] | has_frame[b]))[0]
         for part in _chunks(framed):
-            est = np.maximum(
-                sig.framed_estimates(ev.det[a[part]], ev.det[b[part]], ev.frames[a[part]]),
-                sig.framed_estimates(ev.det[b[part]], ev.det[a[part]], ev.frames[b[part]]),
-            )
+            pa, pb = _floats(ev.pix[a[part]]), _floats(ev.pix[b[part]])
+            est = np.maximum(sig.framed_estimates(pa, pb), sig.framed_estimates(pb, pa))
             for idx in part[est >= FRAMED_LOOK]:
                 if cancel is not None:
                     cancel.raise_if_cancelled()
@@ -520,8 +536,16 @@ def _add_edges(
             if cancel is not None:
                 cancel.raise_if_cancelled()
             ra, rb = ev.aspect[a[part]], ev.aspect[b[part]]
-            ahead = sig.contained_estimates(ev.det[a[part]], ev.det[b[part]], ra / rb)
-            back = sig.contained_estimates(ev.det[b[part]], ev.det[a[part]], rb / ra)
+            da, db = _floats(ev.det[a[part]]), _floats(ev.det[b[part]])
+            ahead = sig.contained_estimates(da, db, ra / rb)
+            back = sig.contained_estimates(db, da, rb / ra)
+            # The window search finds framed copies too; the profiles that locate a crop are
+            # thrown by a frame's edges, so a framed photo's inside is estimated as well.
+            for big, small, est in ((a, b, ahead), (b, a, back)):
+                rows = np.nonzero(has_frame[big[part]])[0]
+                if len(rows):
+                    pb, ps = _floats(ev.pix[big[part[rows]]]), _floats(ev.pix[small[part[rows]]])
+                    est[rows] = np.maximum(est[rows], sig.framed_estimates(pb, ps))
             for k in np.nonzero(np.maximum(ahead, back) >= CROP_LOOK)[0]:
                 idx = part[k]
                 pa, pb = _floats(ev.pix[a[idx]]), _floats(ev.pix[b[idx]])
@@ -543,12 +567,14 @@ def _add_edges(
             edges[(int(a[idx]), int(b[idx]))] = _SIMILAR_RANK + float(ldist[idx])
 
 
-#: Estimates (sig.contained_estimates, sig.framed_estimates) from which a pair gets the full
-#: search. Measured on benchmarks/duplicates.py's set: every crop and framed copy the full
-#: search confirms estimates at >= CROP_LOOK ... (see docs/benchmarks.md); on the real photos of
-#: benchmarks/duplicates_scale.py, 2-3 % of other crop candidates do.
+#: Estimates from which a pair gets the full search: sig.contained_estimates (for a crop) and
+#: sig.framed_estimates (for a framed copy). Measured on every check the full searches made
+#: in benchmarks/duplicates.py's set: of the crops they confirm, 2 in 395 estimate lower than
+#: CROP_LOOK (the window located elsewhere); of the framed copies, none lower than 0.515. On
+#: the real photos of benchmarks/duplicates_scale.py, 3 % of the other crop candidates and
+#: under 1 % of the other framed ones reach these.
 CROP_LOOK = 0.6
-FRAMED_LOOK = 0.3
+FRAMED_LOOK = 0.5
 
 
 def _chunks(rows: np.ndarray, size: int = 2048) -> list[np.ndarray]:

@@ -445,20 +445,16 @@ def contained_estimates(big: np.ndarray, small: np.ndarray, aspect_ratio: np.nda
     return best
 
 
-def framed_estimates(big: np.ndarray, small: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    """For many pairs at once: about how well `small` matches what is inside the frame of
-    `big`, as framed_agreement measures it. big, small: detail images (n, SIDE, SIDE); frames:
-    `frames_of` of big's signatures; -1 where big has no frame."""
+def framed_estimates(big: np.ndarray, small: np.ndarray) -> np.ndarray:
+    """framed_agreement for many pairs at once, without its search around the frame as found:
+    the first window it tries (so never above its result; it gains a few hundredths at most).
+    big, small: signatures (n, SIDE, SIDE); -1 where big has no frame."""
     import numpy as np
 
-    n = len(big)
-    out = np.full(n, -1.0, np.float32)
-    has = frames[:, 0] >= 0
-    if not has.any():
-        return out
-    t, b, lf, r = frames[has].T.astype(np.float32)
-    windows = np.stack([lf, t, SIDE - lf - r, SIDE - t - b], axis=1) / SIDE
-    whole = np.tile(np.float32([[0, 0, 1, 1]]), (int(has.sum()), 1))
-    inside = _inner_samples(_halved(big[has]), windows)
-    out[has] = np.einsum("nk,nk->n", inside, _inner_samples(_halved(small[has]), whole))
+    out = np.full(len(big), -1.0, np.float32)
+    inside, ok = unframed_many(big)
+    if ok.any():
+        inner = np.s_[..., EDGE : SIDE - EDGE, EDGE : SIDE - EDGE]
+        target = _framed_details(np.asarray(small[ok], np.float32))[inner]
+        out[ok] = agreement(_framed_details(inside[ok])[inner], target, keep=1.0)
     return out
