@@ -65,15 +65,16 @@ def main() -> int:
         ),
         ("libjpeg draft decode = the decode limit", cpu_ms(draft, datas)),
         (
-            "squash resize to the model input",
-            cpu_ms(lambda im: decode.fit_to(im, (side, side)), decoded),
+            f"{default.resize} resize to the model input",
+            cpu_ms(lambda im: decode.fit_to(im, (side, side), default.resize), decoded),
         ),
         (
             "whole prepare step (all of the above)",
-            cpu_ms(lambda d: decode.decode_bytes_for_index(d, (side, side)), datas),
+            cpu_ms(lambda d: decode.decode_bytes_for_index(d, (side, side), default.resize), datas),
         ),
     ]
-    for info in registry.models():
+    # Every shipped model when asked for by id, the reference backbone included.
+    for info in registry.models(include_references=True):
         if (args.models and info.id not in args.models) or (
             not args.models and info.id != default.id
         ):

@@ -46,6 +46,27 @@ class MultiPooled(nn.Module):
         return torch.cat([avg, gem, mx], dim=1)
 
 
+class RegionPooled(nn.Module):
+    """Backbone -> [N, 4*1280]: average pooling over the four overlapping quarters of the last
+    feature map (top-left, top-right, bottom-left, bottom-right): what is where in the photo,
+    the layout the single average pools away (regional pooling, as R-MAC does for retrieval)."""
+
+    def __init__(self, backbone: nn.Module, size: int):
+        super().__init__()
+        self.backbone = backbone
+        side = -(-size // 32)  # the last feature map's side (EfficientNet: stride 32, same padding)
+        self.half = (side + 1) // 2
+        self.starts = (0, side - self.half)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        f = self.backbone.extract_features(x)
+        h = self.half
+        quarters = [
+            f[:, :, a : a + h, b : b + h].mean(dim=(2, 3)) for a in self.starts for b in self.starts
+        ]
+        return torch.cat(quarters, dim=1)
+
+
 def _cache_key(backbone: str, size: int, resize: str, paths: list[Path]) -> str:
     text = "\n".join([backbone, str(size), resize] + [str(p) for p in paths])
     return hashlib.sha1(text.encode()).hexdigest()[:16]
@@ -61,7 +82,48 @@ def extract_poolings(
     batch_size: int = 32,
     label: str = "features",
 ) -> dict[str, np.ndarray]:
-    """{"avg"|"gem"|"max": float32 [N, 1280]} for ``paths``; unreadable photos give zero rows.
+    """{"avg"|"gem"|"max": float32 [N, 1280]} for ``paths``; unreadable photos give zero rows."""
+    size = size or BACKBONES[backbone][2]
+    arr = _extract(
+        paths, cache_dir, "pool", lambda: MultiPooled(load_backbone(backbone, size)),
+        3 * 1280, backbone, size, resize, threads, batch_size, label,
+    )  # fmt: skip
+    return {name: arr[:, i * 1280 : (i + 1) * 1280] for i, name in enumerate(POOLINGS)}
+
+
+def extract_regions(
+    paths: list[Path],
+    cache_dir: str | Path,
+    backbone: str = "lite0",
+    size: int | None = None,
+    resize: str = "squash",
+    threads: int = 2,
+    batch_size: int = 32,
+    label: str = "regions",
+) -> np.ndarray:
+    """float32 [N, 4, 1280]: :class:`RegionPooled` features of ``paths`` (zeros if unreadable)."""
+    size = size or BACKBONES[backbone][2]
+    arr = _extract(
+        paths, cache_dir, "regions", lambda: RegionPooled(load_backbone(backbone, size), size),
+        4 * 1280, backbone, size, resize, threads, batch_size, label,
+    )  # fmt: skip
+    return arr.reshape(len(paths), 4, 1280)
+
+
+def _extract(
+    paths: list[Path],
+    cache_dir: str | Path,
+    kind: str,
+    make_module,
+    width: int,
+    backbone: str,
+    size: int,
+    resize: str,
+    threads: int,
+    batch_size: int,
+    label: str,
+) -> np.ndarray:
+    """float32 [N, width] outputs of ``make_module()`` for ``paths``, cached on disk.
 
     Cached as one ``.npy`` per call (keyed on the photo list), written through a temporary file
     so an interrupted run never leaves a half cache; a partial run restarts from its last saved
@@ -70,18 +132,16 @@ def extract_poolings(
     from photosort.core.decode import load_for_model
     from photosort.core.errors import DecodeError
 
-    size = size or BACKBONES[backbone][2]
     cache_dir = Path(cache_dir).expanduser()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    key = _cache_key(backbone, size, resize, paths)
-    final = cache_dir / f"pool-{backbone}-{size}-{resize}-{key}.npy"
+    stem = f"{kind}-{backbone}-{size}-{resize}-{_cache_key(backbone, size, resize, paths)}"
+    final = cache_dir / f"{stem}.npy"
     if final.exists():
-        arr = np.load(final).astype(np.float32)
-        return {name: arr[:, i * 1280 : (i + 1) * 1280] for i, name in enumerate(POOLINGS)}
+        return np.load(final).astype(np.float32)
 
-    part = cache_dir / f"pool-{backbone}-{size}-{resize}-{key}.part.npy"
-    part_n = cache_dir / f"pool-{backbone}-{size}-{resize}-{key}.part.n"
-    out = np.zeros((len(paths), 3 * 1280), np.float16)
+    part = cache_dir / f"{stem}.part.npy"
+    part_n = cache_dir / f"{stem}.part.n"
+    out = np.zeros((len(paths), width), np.float16)
     start = 0
     if part.exists() and part_n.exists():
         start = int(part_n.read_text())
@@ -93,9 +153,7 @@ def extract_poolings(
     options.intra_op_num_threads = max(1, threads)
     with tempfile.TemporaryDirectory() as tmpdir:
         onnx_path = Path(tmpdir) / "pooled.onnx"
-        export_onnx(
-            MultiPooled(load_backbone(backbone, size)), torch.zeros(2, 3, size, size), onnx_path
-        )
+        export_onnx(make_module(), torch.zeros(2, 3, size, size), onnx_path)
         sess = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
     name = sess.get_inputs()[0].name
     mean = np.asarray(TF_LITE_MEAN, np.float32).reshape(1, 3, 1, 1)
@@ -137,5 +195,4 @@ def extract_poolings(
     tmp.replace(final)
     part.unlink(missing_ok=True)
     part_n.unlink(missing_ok=True)
-    arr = out.astype(np.float32)
-    return {name: arr[:, i * 1280 : (i + 1) * 1280] for i, name in enumerate(POOLINGS)}
+    return out.astype(np.float32)
