@@ -382,7 +382,8 @@ def _unit_last(x: np.ndarray) -> np.ndarray:
 
 
 def _halved(det: np.ndarray) -> np.ndarray:
-    return det.reshape(len(det), SIDE // 2, 2, SIDE // 2, 2).mean(axis=(2, 4))
+    """Means of 2 x 2 pixels (four strided sums: quicker than a mean over reshaped axes)."""
+    return (det[:, 0::2, 0::2] + det[:, 1::2, 0::2] + det[:, 0::2, 1::2] + det[:, 1::2, 1::2]) / 4
 
 
 def _inner_samples(half: np.ndarray, windows: np.ndarray) -> np.ndarray:
