@@ -713,9 +713,10 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"{text}: {report.summary()}", 8000)
         snap = self.library.snapshot
         if self.map_panel is not None and snap is not None and not report.cancelled:
-            self.map_panel.reload(self.db_path, snap.folder, snap.model_id)
-            # Compile the map's kernels now, in the background, so the first map is quick.
+            # Compile the map's kernels now, in the background, so the first map is quick;
+            # started first, so that a visible map's new job waits for it (map_warmup).
             self.map_warmup.start()
+            self.map_panel.reload(self.db_path, snap.folder, snap.model_id)
 
     def _order_applied(self, order: GridOrder, fresh: bool) -> None:
         self._check_mode_action(order.mode)

@@ -110,13 +110,16 @@ class MapWarmUp(QObject):
             return False
         self._tried = True
         target = self.target
+        # Running from now on, not from when the job gets to it: a map started right after
+        # (the window reloads it when the same index finishes) waits instead of compiling the
+        # same kernels on a thread of the app, which nothing could stop at quit.
+        _idle.clear()
 
         def job() -> bool:
-            # Checked here, not on the GUI thread: it reads a file and imports metadata.
-            if not umap_available() or already_warm():
-                return False
-            _idle.clear()
             try:
+                # Checked here, not on the GUI thread: it reads a file and imports metadata.
+                if not umap_available() or already_warm():
+                    return False
                 if not warm_up_in_process():
                     target()
                     return True

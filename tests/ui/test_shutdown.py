@@ -125,3 +125,34 @@ def test_the_bundle_warms_up_in_a_process_it_can_stop(monkeypatch):
     assert warm_up_in_process()
     monkeypatch.setenv("PHOTOSORT_INDEX_PROCESS", "0")  # asked for threads
     assert not warm_up_in_process()
+
+
+def say_started() -> None:
+    """Stand-in for the UMAP warm-up that finishes at once."""
+    Path(os.environ["WARMUP_STARTED"]).write_text(str(os.getpid()))
+
+
+def test_a_map_started_right_after_the_warm_up_waits_for_it(qtbot, tmp_path, monkeypatch):
+    """The window starts the warm-up and reloads a visible map when the first index finishes.
+    Were the map's job to reach its UMAP fit before the warm-up's job had begun, it compiled
+    the same kernels on a thread of the app, which a quit cannot stop. The warm-up counts as
+    running from start() on: here its job is held back by a busy pool."""
+    from photosort.ui import map_warmup
+
+    monkeypatch.setenv("PHOTOSORT_MAP_WARMUP", "1")
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))  # cold, whatever ran before
+    started = tmp_path / "started.txt"
+    monkeypatch.setenv("WARMUP_STARTED", str(started))
+    warm = MapWarmUp(target=say_started)
+    gate = threading.Event()
+    warm.pool.start(gate.wait)  # the warm-up's one thread is busy: its job has to queue
+    try:
+        assert warm.start()
+        assert not map_warmup._idle.is_set()  # a map about to be fitted waits from now on
+    finally:
+        gate.set()
+    with qtbot.waitSignal(warm.finished, timeout=INDEX_TIMEOUT) as done:
+        pass
+    assert done.args[0] is True and started.exists()
+    assert map_warmup._idle.is_set()
+    warm.shutdown()
