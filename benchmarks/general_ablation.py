@@ -7,7 +7,7 @@ left out, 10 queries per class, seed 0; ranked like the app, with or without que
 for each variant of the head. Choices were made on the held-out columns; the dev columns only
 pick among finished candidates (models/MODEL_CARD.md).
 
-    python benchmarks/general_ablation.py --pool /path/to/pool [--cache DIR]
+    python benchmarks/general_ablation.py --pool /path/to/pool [--cache DIR] [--sizes 192,160,144]
 
 Needs the ``train`` extra (PyTorch, for the backbone). The pool is built by
 ``../shared/data/get-pool.sh`` (never committed).
@@ -25,7 +25,7 @@ from photosort.core.evaluation import choose_queries, retrieval_metrics, scan_la
 from photosort.core.expansion import QueryExpansion
 from photosort.training import general as G
 from photosort.training.backbones import load_backbone
-from photosort.training.features import extract_poolings
+from photosort.training.features import extract_poolings, extract_regions
 
 HERE = Path(__file__).resolve().parent
 
@@ -37,6 +37,12 @@ def main() -> int:
     parser.add_argument("--scenes-train", default=str(shared / "scenes-train"))
     parser.add_argument("--dev", action="append", help="labelled dev folder (repeatable)")
     parser.add_argument("--cache", default="~/.cache/photosort-train/cache")
+    parser.add_argument(
+        "--sizes",
+        default="",
+        help="other input sizes to measure the shipped recipe at, e.g. 192,160,144 (each "
+        "extracts the fitting pool and every set again at that size: slow the first time)",
+    )
     args = parser.parse_args()
     r = G.GeneralRecipe()
     fit_paths, held = G.split_heldout(
@@ -46,21 +52,19 @@ def main() -> int:
         shared / n for n in ("everyday-dev", "landmarks-dev", "scenes-test")
     ]
 
-    def pooled(paths: list[Path], label: str) -> np.ndarray:
-        return extract_poolings(paths, args.cache, size=r.input_size, resize=r.resize, label=label)[
-            "avg"
-        ]
+    def poolings(paths: list[Path], label: str, size: int = r.input_size) -> dict[str, np.ndarray]:
+        return extract_poolings(paths, args.cache, size=size, resize=r.resize, label=label)
 
     sets: dict[str, tuple[np.ndarray, np.ndarray, list[Path]]] = {}
     for name, paths in held.items():
         classes = sorted({p.parent.name for p in paths})
         labels = np.array([classes.index(p.parent.name) for p in paths])
-        sets[f"held:{name}"] = (pooled(paths, name), labels, paths)
+        sets[f"held:{name}"] = (poolings(paths, name)["avg"], labels, paths)
     for folder in devs:
         lf = scan_labelled(folder)
-        sets[folder.name] = (pooled(lf.paths, folder.name), lf.labels, lf.paths)
-    fit = pooled(fit_paths, "fit")
-    fit = fit[np.linalg.norm(fit, axis=1) > 0]
+        sets[folder.name] = (poolings(lf.paths, folder.name)["avg"], lf.labels, lf.paths)
+    usable = np.linalg.norm(poolings(fit_paths, "fit")["avg"], axis=1) > 0
+    fit = poolings(fit_paths, "fit")["avg"][usable]
     backbone = load_backbone(r.backbone, r.input_size)
     fc_w, fc_b = backbone._fc.weight.detach().numpy(), backbone._fc.bias.detach().numpy()
     colours = {
@@ -119,6 +123,47 @@ def main() -> int:
             lambda s, f, c=cw: G.head_latent(head, f, fc_w, fc_b, colours[s], c),
             qe,
         )
+
+    def shipped(s: str, f: np.ndarray, h: G.GeneralHead = head) -> np.ndarray:
+        return G.head_latent(h, f, fc_w, fc_b, colours[s], r.colour_weight)
+
+    # Second pass (scenes-test was still below its 0.72 target): query expansion's k and alpha,
+    # other poolings for the looks, and the layout of what is where (regional pooling).
+    for k, alpha in ((3, 3.0), (8, 3.0), (10, 3.0), (5, 1.0), (10, 5.0)):
+        row(f"shipped, query expansion k {k}, alpha {alpha:g}", shipped, QueryExpansion(k, alpha))
+    for pooling in ("gem", "max"):
+        other = {s: poolings(p, s)[pooling] for s, (_, _, p) in sets.items()}
+        hp = G.fit_head(poolings(fit_paths, "fit")[pooling][usable], fc_w, fc_b, r)
+
+        def looks_from(s: str, f: np.ndarray, o=other, h=hp) -> np.ndarray:
+            looks = G.head_latent(h, o[s], fc_w, fc_b)[:, : r.feature_dims]
+            return np.concatenate([looks, shipped(s, f)[:, r.feature_dims :]], axis=1)
+
+        row(f"shipped, looks from {pooling} pooling", looks_from, qe)
+    regions = {
+        s: extract_regions(p, args.cache, size=r.input_size, resize=r.resize, label=s)
+        for s, (_, _, p) in sets.items()
+    }
+    fit_regions = extract_regions(
+        fit_paths, args.cache, size=r.input_size, resize=r.resize, label="fit"
+    )[usable]
+
+    def quarters(x: np.ndarray) -> np.ndarray:
+        return l2(np.concatenate([l2(x[:, i]) for i in range(x.shape[1])], axis=1))
+
+    q_centre = quarters(fit_regions).mean(0)
+    q_mean, q_proj = G.fit_pca(l2(quarters(fit_regions) - q_centre), 64)
+    for weight in (0.3, 0.5, 0.8):
+
+        def with_layout(s: str, f: np.ndarray, w=weight) -> np.ndarray:
+            layout = l2((l2(quarters(regions[s]) - q_centre) - q_mean) @ q_proj)
+            return np.concatenate([shipped(s, f), w * layout], axis=1)
+
+        row(f"shipped + {weight} x layout (4 quarters, 64 floats)", with_layout, qe)
+    for size in [int(v) for v in args.sizes.split(",") if v]:
+        at = {s: poolings(p, s, size)["avg"] for s, (_, _, p) in sets.items()}
+        hs = G.fit_head(poolings(fit_paths, "fit", size)["avg"][usable], fc_w, fc_b, r)
+        row(f"shipped recipe at {size} px", lambda s, f, a=at, h=hs: shipped(s, a[s], h), qe)
     return 0
 
 
