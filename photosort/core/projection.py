@@ -293,6 +293,8 @@ def _fit_umap(x: np.ndarray, init: np.ndarray, epochs: int, cancel: CancelToken 
 
     Module-level so that tests can count (or replace) fits.
     """
+    if cancel is not None:  # before importing umap: seconds of numba work holding the GIL
+        cancel.raise_if_cancelled()
     n = len(x)
     k = min(N_NEIGHBORS, n - 1)
     kwargs: dict[str, Any] = {}

@@ -67,6 +67,10 @@ def wait_for_warm_up(cancel: CancelToken | None = None) -> None:
     while not _idle.wait(POLL_SECONDS):
         if cancel is not None:
             cancel.raise_if_cancelled()
+    # Checked once more: closing the app cancels the map, then stops the warm-up, which ends
+    # this wait; the map must not go on to import umap and compile on a thread of the app.
+    if cancel is not None:
+        cancel.raise_if_cancelled()
 
 
 def umap_available() -> bool:
