@@ -5,6 +5,10 @@ wall time does, so these figures explain the ratios of `bench_index.py` even on 
 the decode limit is the libjpeg step alone; the indexer adds every other row, plus its encoder.
 
     python benchmarks/cpu_per_photo.py [--per-photo 14] [--model ID ...]
+        [--backbone-sizes 224,192,160,144]
+
+``--backbone-sizes`` also times the plain Lite0 backbone exported at each input size (needs the
+``train`` extra): what a smaller input would save, side by side in one run.
 """
 
 from __future__ import annotations
@@ -35,10 +39,38 @@ def cpu_ms(fn, items: list, repeat: int = 2) -> float:
     return best
 
 
+def backbone_ms(size: int) -> float:
+    """CPU ms per photo of the ImageNet Lite0, average-pooled, exported at ``size`` px and run
+    with the app's onnxruntime settings (one thread, batches of 32)."""
+    import tempfile
+
+    import onnxruntime as ort
+    import torch
+
+    from photosort.training.backbones import load_backbone
+    from photosort.training.export import export_onnx
+    from photosort.training.general import ReferenceEncoder
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "backbone.onnx"
+        export_onnx(
+            ReferenceEncoder(load_backbone("lite0", size)), torch.zeros(2, 3, size, size), path
+        )
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    batch = np.random.default_rng(0).random((32, 3, size, size), dtype=np.float32)
+    session.run(None, {name: batch})
+    return cpu_ms(lambda b: session.run(None, {name: b}), [batch] * 4, repeat=3) / 32
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--per-photo", type=int, default=14)
     parser.add_argument("--model", action="append", dest="models")
+    parser.add_argument("--backbone-sizes", default="", help="e.g. 224,192,160,144")
     args = parser.parse_args()
     registry = Registry.default(threads=1)
     default = registry.info(None)
@@ -85,6 +117,8 @@ def main() -> int:
         enc.encode(batch)
         per_batch = cpu_ms(enc.encode, [batch] * 4, repeat=3)
         rows.append((f"encoder {info.id} ({h} px, batches of 32)", per_batch / 32))
+    for size in [int(v) for v in args.backbone_sizes.split(",") if v]:
+        rows.append((f"plain Lite0 backbone at {size} px", backbone_ms(size)))
     for name, ms in rows:
         print(f"  {name:<50} {ms:6.2f}")
     return 0

@@ -28,7 +28,9 @@ def _photos(folder: Path) -> list[Path]:
     return paths
 
 
-def test_four_quarters_average_to_the_pooled_features_and_a_broken_file_gives_zeros(tmp_path: Path) -> None:
+def test_four_quarters_average_to_the_pooled_features_and_a_broken_file_gives_zeros(
+    tmp_path: Path,
+) -> None:
     paths = _photos(tmp_path / "photos")
     cache = tmp_path / "cache"
     regions = extract_regions(paths, cache, size=64, resize="squash", threads=1)
