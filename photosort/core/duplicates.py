@@ -594,10 +594,15 @@ def _picture_scores(da: np.ndarray, db: np.ndarray) -> np.ndarray:
 
 
 def _distinct_pairs(pairs: np.ndarray) -> np.ndarray:
+    """Each unordered pair once, as (lower, higher), sorted; no pair of a row with itself."""
     import numpy as np
 
-    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
-    return np.unique(np.sort(pairs, axis=1), axis=0)
+    lo, hi = np.minimum(pairs[:, 0], pairs[:, 1]), np.maximum(pairs[:, 0], pairs[:, 1])
+    keep = lo != hi
+    size = int(hi.max(initial=0)) + 1
+    # One integer per pair: np.unique on rows (axis=0) sorts copies of them as records.
+    keys = np.unique(lo[keep].astype(np.int64) * size + hi[keep])
+    return np.stack([keys // size, keys % size], axis=1)
 
 
 def _add_edges(
