@@ -310,14 +310,15 @@ def _pairs_in_block(
     b_rows: np.ndarray,
     k: int,
     max_distance: float,
-    chunk: int = 1024,
+    cells: int = 1 << 22,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The pairs (query row, base row) of neighbour_pairs among these rows, and their cosine
-    similarities."""
+    similarities. Queries go `cells` distances at a time (16 MB: k-means cells can be big)."""
     import numpy as np
 
     out, sims = [], []
     b = base[b_rows]
+    chunk = max(1, cells // max(1, len(b_rows)))
     for i in range(0, len(q_rows), chunk):
         rows = q_rows[i : i + chunk]
         sim = queries[rows] @ b.T
@@ -530,7 +531,10 @@ def _near_edges(
         cancel.raise_if_cancelled()
     if not candidates:
         return
-    pairs = _distinct_pairs(np.concatenate(candidates))
+    found = np.concatenate(candidates)
+    del candidates[:]  # (millions of pairs at 100,000 photos: not held twice)
+    pairs = _distinct_pairs(found)
+    del found
     _add_edges(pairs, ev, edges, cancel)
     # Neighbour lists are short (NEIGHBOURS): in a family bigger than that, two copies may never
     # meet as candidates, though both are duplicates of a third photo. Every two photos linked to
