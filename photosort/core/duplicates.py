@@ -216,12 +216,7 @@ def neighbour_finder(
         by_cell = np.argsort(asked, kind="stable")
         asking_all = (by_cell // probe.shape[1]).astype(np.int64)
         bounds = np.searchsorted(asked[by_cell], np.arange(cells + 1))
-        # The k nearest in each cell searched, then the k nearest of those, kept as the cells
-        # go (the k nearest of the k nearest so far and a cell's are the k nearest of both):
-        # a query searches PROBES cells, and holding every cell's pairs took 0.4 GB.
-        found = [np.zeros((0, 2), np.int64)]
-        sims = [np.zeros(0, np.float32)]
-        held = 0
+        found, sims = [], []
         for c in range(cells):
             members = order[starts[c] : starts[c + 1]]
             asking = asking_all[bounds[c] : bounds[c + 1]]
@@ -229,11 +224,10 @@ def neighbour_finder(
                 pairs, sim = _pairs_in_block(queries, asking, base, members, k, max_distance)
                 found.append(pairs)
                 sims.append(sim)
-                held += len(pairs)
-            if held > 1 << 20 or c == cells - 1:
-                kept = _nearest_per_query(np.concatenate(found), np.concatenate(sims), k)
-                found, sims, held = [kept[0]], [kept[1]], len(kept[0])
-        return found[0]
+        if not found:
+            return np.zeros((0, 2), np.int64)
+        # The k nearest of each cell searched, then the k nearest of those.
+        return _nearest_per_query(np.concatenate(found), np.concatenate(sims), k)
 
     return search
 
@@ -267,23 +261,21 @@ def _latent_neighbours(lat: _Rows, has: np.ndarray, k: int, max_distance: float)
     for p in _chunks(np.arange(len(found))):
         dist[p] = 1.0 - np.einsum("ij,ij->i", lat[found[p, 0]], lat[found[p, 1]])
     found, dist = found[dist <= max_distance], dist[dist <= max_distance]
-    return _nearest_per_query(found, -dist, k)[0]
+    return _nearest_per_query(found, -dist, k)
 
 
-def _nearest_per_query(
-    pairs: np.ndarray, closeness: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """The k pairs of each query (first column) with the highest closeness, and theirs."""
+def _nearest_per_query(pairs: np.ndarray, closeness: np.ndarray, k: int) -> np.ndarray:
+    """The k pairs of each query (first column) with the highest closeness."""
     import numpy as np
 
     if not len(pairs):
-        return pairs, closeness
+        return pairs
     order = np.lexsort((-closeness, pairs[:, 0]))  # by query, closest first
-    pairs, closeness = pairs[order], closeness[order]
+    pairs = pairs[order]
     counts = np.bincount(pairs[:, 0])
     counts = counts[counts > 0]
     rank = np.arange(len(pairs)) - np.repeat(np.cumsum(counts) - counts, counts)
-    return pairs[rank < k], closeness[rank < k]
+    return pairs[rank < k]
 
 
 #: Principal directions of the latents the neighbour search uses above its exact limit.
