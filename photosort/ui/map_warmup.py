@@ -62,8 +62,22 @@ _idle.set()
 POLL_SECONDS = 0.2
 
 
+#: Held while a warm-up child compiles (the window's or a map's own): never two at once.
+_compile_lock = threading.Lock()
+#: What a map's own warm-up child runs (see `wait_for_warm_up`); module-level, for the tests.
+map_child_target: Callable[[], None] = _default_target
+
+
 def wait_for_warm_up(cancel: CancelToken | None = None) -> None:
-    """Worker side: return once no warm-up is running (or raise Cancelled)."""
+    """Worker side, just before a map's UMAP fit: return once umap's kernels will not be
+    compiled on this thread (or raise Cancelled).
+
+    A warm-up running (`MapWarmUp`, after the first index): wait for it. None ran yet (the
+    map was opened while the first index ran) and the kernels are cold: compile them in a
+    child process here. On a thread of the app the compile could not be stopped: quitting
+    then left the process running, windowless, until numba was done (15-30 s measured on the
+    bundle); a child is terminated as soon as the map is cancelled.
+    """
     while not _idle.wait(POLL_SECONDS):
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -71,6 +85,37 @@ def wait_for_warm_up(cancel: CancelToken | None = None) -> None:
     # this wait; the map must not go on to import umap and compile on a thread of the app.
     if cancel is not None:
         cancel.raise_if_cancelled()
+    if os.environ.get(WARMUP_ENV, "1") == "0" or not warm_up_in_process():
+        return  # asked for no warm-up (the test suite) or for threads: the fit compiles
+    if not umap_available() or already_warm():
+        return
+    while not _compile_lock.acquire(timeout=POLL_SECONDS):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+    try:
+        if already_warm():  # the window's warm-up finished meanwhile
+            return
+        proc = _spawn(map_child_target)
+        while proc.exitcode is None:
+            proc.join(POLL_SECONDS)
+            if cancel is not None and cancel.cancelled and proc.exitcode is None:
+                proc.terminate()
+                proc.join(5)
+                cancel.raise_if_cancelled()
+        if proc.exitcode != 0:
+            log.warning(
+                "the map's warm-up stopped with exit code %s: it compiles here", proc.exitcode
+            )
+    finally:
+        _compile_lock.release()
+
+
+def _spawn(target: Callable[[], None]) -> mp.process.BaseProcess:
+    ctx = mp.get_context("spawn")  # never fork a process that runs Qt threads
+    proc = ctx.Process(target=_warm_child, args=(target,), name="photosort-map-warm-up",
+                       daemon=True)  # fmt: skip
+    proc.start()
+    return proc
 
 
 def umap_available() -> bool:
@@ -127,12 +172,11 @@ class MapWarmUp(QObject):
                 if not warm_up_in_process():
                     target()
                     return True
-                ctx = mp.get_context("spawn")  # never fork a process that runs Qt threads
-                proc = ctx.Process(target=_warm_child, args=(target,),
-                                   name="photosort-map-warm-up", daemon=True)  # fmt: skip
-                self._process = proc
-                proc.start()
-                proc.join()
+                with _compile_lock:  # a map compiling in its own child: after it, if needed
+                    if self._stopping or already_warm():
+                        return False
+                    proc = self._process = _spawn(target)
+                    proc.join()
                 if proc.exitcode != 0 and self._stopping:
                     log.info("map warm-up stopped: the app is closing (it resumes next time)")
                     return False
