@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -103,6 +104,12 @@ def wait_ready(proc: subprocess.Popen, ready_file: str | os.PathLike[str]) -> No
 def main(argv: list[str]) -> int:
     point, nth, when, ready_file, sep, *rest = argv
     assert sep == "--" and when in ("before", "after") and point in POINTS
+    # A Ctrl+C in a terminal reaches a program whose SIGINT is at its default, which Python
+    # turns into KeyboardInterrupt. A test run started in the background of a script (`cmd &`
+    # without job control, as CI runners and nohup wrappers do) hands its children SIGINT
+    # *ignored*, and Python then leaves it ignored: the test's Ctrl+C would never land and the
+    # paused child would wait forever. Restore what a terminal gives.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     install(point, int(nth), when, ready_file)
     from photosort.cli import main as photosort_main
 
