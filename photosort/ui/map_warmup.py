@@ -89,23 +89,35 @@ def wait_for_warm_up(cancel: CancelToken | None = None) -> None:
         return  # asked for no warm-up (the test suite) or for threads: the fit compiles
     if not umap_available() or already_warm():
         return
+
+    def stop() -> bool:
+        return cancel is not None and cancel.cancelled
+
+    code = _compile_in_child(map_child_target, stop)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    if code not in (None, 0):
+        log.warning("the map's warm-up stopped with exit code %s: it compiles here", code)
+
+
+def _compile_in_child(target: Callable[[], None], stop: Callable[[], bool]) -> int | None:
+    """Run ``target`` (numba's compile) in a child process, one at a time (the window's
+    warm-up and a map's own), unless the kernels are warm by then or ``stop()`` says so; the
+    child is terminated as soon as ``stop()`` turns true. Its exit code, or None when none ran.
+    """
     while not _compile_lock.acquire(timeout=POLL_SECONDS):
-        if cancel is not None:
-            cancel.raise_if_cancelled()
+        if stop():
+            return None
     try:
-        if already_warm():  # the window's warm-up finished meanwhile
-            return
-        proc = _spawn(map_child_target)
+        if stop() or already_warm():  # the other compile may have finished meanwhile
+            return None
+        proc = _spawn(target)
         while proc.exitcode is None:
             proc.join(POLL_SECONDS)
-            if cancel is not None and cancel.cancelled and proc.exitcode is None:
+            if stop() and proc.exitcode is None:
                 proc.terminate()
                 proc.join(5)
-                cancel.raise_if_cancelled()
-        if proc.exitcode != 0:
-            log.warning(
-                "the map's warm-up stopped with exit code %s: it compiles here", proc.exitcode
-            )
+        return proc.exitcode
     finally:
         _compile_lock.release()
 
@@ -143,10 +155,9 @@ class MapWarmUp(QObject):
         self.pool = QThreadPool(self)  # its own thread: a minute of waiting blocks no other pool
         self.pool.setMaxThreadCount(1)
         self._handle: TaskHandle | None = None
-        self._process: mp.process.BaseProcess | None = None
         self._tried = False
-        #: Set by `shutdown` before it terminates the child: its exit code (-SIGTERM) is then
-        #: expected, not a failure to log.
+        #: Set by `shutdown`: the job then terminates its child (within POLL_SECONDS), whose
+        #: exit code (-SIGTERM) is expected, not a failure to log.
         self._stopping = False
 
     @property
@@ -172,16 +183,14 @@ class MapWarmUp(QObject):
                 if not warm_up_in_process():
                     target()
                     return True
-                with _compile_lock:  # a map compiling in its own child: after it, if needed
-                    if self._stopping or already_warm():
-                        return False
-                    proc = self._process = _spawn(target)
-                    proc.join()
-                if proc.exitcode != 0 and self._stopping:
+                code = _compile_in_child(target, lambda: self._stopping)
+                if code is None:
+                    return False
+                if code != 0 and self._stopping:
                     log.info("map warm-up stopped: the app is closing (it resumes next time)")
                     return False
-                if proc.exitcode != 0:
-                    raise RuntimeError(f"the map warm-up stopped with exit code {proc.exitcode}")
+                if code != 0:
+                    raise RuntimeError(f"the map warm-up stopped with exit code {code}")
                 return True
             finally:
                 _idle.set()
@@ -200,9 +209,6 @@ class MapWarmUp(QObject):
     def shutdown(self) -> None:
         """Stop a warm-up in flight (closing the app); numba's cache stays consistent."""
         self._stopping = True
-        proc = self._process
-        if proc is not None and proc.is_alive():
-            proc.terminate()
         if self._handle is not None:
             self._handle.discard()
         self.pool.waitForDone(5000)
