@@ -106,6 +106,27 @@ def grouped_pairs(groups) -> set[frozenset[str]]:
     }
 
 
+#: Copies as good as their original (same pixels, no loss): keeping one of them is no loss.
+LOSSLESS = ("original", "exact", "png", "rotated-exif")
+
+
+def keeper_score(groups, truth: DupSet) -> tuple[int, int, dict[str, int]]:
+    """(groups whose keeper is the original or a lossless copy of it, groups holding an
+    original, {kind of copy kept instead: count})."""
+    right, total, wrong = 0, 0, {}
+    for g in groups:
+        kinds = [truth.kind[Path(p).name] for p in g.paths]
+        if "original" not in kinds:
+            continue
+        total += 1
+        kept = truth.kind[Path(g.keeper.path).name]
+        if kept in LOSSLESS:
+            right += 1
+        else:
+            wrong[kept] = wrong.get(kept, 0) + 1
+    return right, total, wrong
+
+
 def hash_pairs(truth: DupSet, fn) -> tuple[list[str], np.ndarray]:
     from PIL import Image, ImageOps
 
@@ -155,12 +176,14 @@ def evaluate(args: argparse.Namespace, work: Path) -> int:
     print("| method | " + " | ".join(COLUMNS) + " |")
     print("|---" * (len(COLUMNS) + 1) + "|")
     results = {}
+    keepers = {}
     for strictness in STRICTNESS:
         t = time.perf_counter()
         report = find_duplicates(store, folder, info, strictness)
         took = time.perf_counter() - t
         results[strictness] = score(grouped_pairs(report.groups), truth)
         print(row(f"PhotoSort {strictness} ({took:.2f} s)", results[strictness]))
+        keepers[strictness] = keeper_score(report.groups, truth)
         for note in report.notes:
             print(f"|   note: {note} |")
     import imagehash
@@ -180,6 +203,12 @@ def evaluate(args: argparse.Namespace, work: Path) -> int:
         f"\ndefault strictness: precision {default['precision']:.3f} (target 0.98), "
         f"recall {default['recall']:.3f} (target 0.95): {'met' if met else 'NOT met'}"
     )
+    for strictness, (right, total, wrong) in keepers.items():
+        print(
+            f"keeper at {strictness}: the original or a lossless copy of it in {right} of "
+            f"{total} groups holding an original"
+            + (f"; kept instead: {json.dumps(wrong)}" if wrong else "")
+        )
     store.close()
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -178,6 +179,66 @@ def test_keeper_is_the_largest_then_the_unedited_and_the_user_can_choose() -> No
     assert group.keeper is b and group.reason == "not edited"
     group.choose_keeper(a.path)
     assert group.keeper is a and group.reason == "your choice"
+
+
+def _textured(path: Path, seed: int) -> Path:
+    """A photo with fine detail everywhere (foliage, gravel), so blur shows."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (60, 80, 3)).astype(np.uint8)
+    img = Image.fromarray(base).resize((640, 480), Image.Resampling.BICUBIC)
+    noise = rng.normal(0, 18, (480, 640, 3))
+    pixels = np.clip(np.asarray(img, np.float32) + noise, 0, 255).astype(np.uint8)
+    Image.fromarray(pixels).save(path, quality=92)
+    return path
+
+
+def test_sharpness_sees_blur_but_not_a_watermark_or_more_contrast(tmp_path: Path) -> None:
+    from PIL import ImageEnhance, ImageFilter
+
+    orig = _textured(tmp_path / "orig.jpg", 5)
+    img = Image.open(orig)
+    img.filter(ImageFilter.GaussianBlur(1.5)).save(tmp_path / "blurred.jpg", quality=92)
+    marked = img.copy()
+    ImageDraw.Draw(marked).text((520, 450), "(c) family 2024", fill=(255, 255, 255))
+    marked.save(tmp_path / "marked.jpg", quality=92)
+    ImageEnhance.Contrast(img).enhance(1.15).save(tmp_path / "contrast.jpg", quality=92)
+    s = {p.stem: dup.sharpness(str(p)) for p in tmp_path.glob("*.jpg")}
+    assert s["blurred"] < dup.SHARP_ENOUGH * s["orig"]
+    for edited in ("marked", "contrast"):
+        assert dup.SHARP_ENOUGH * s[edited] < s["orig"] < s[edited] / dup.SHARP_ENOUGH
+    (tmp_path / "broken.jpg").write_bytes(b"not a photo")
+    assert dup.sharpness(str(tmp_path / "broken.jpg")) is None
+
+
+def test_of_same_size_shots_the_sharp_one_is_kept_even_when_newer(
+    tmp_path: Path, calibrated: Registry
+) -> None:
+    from PIL import ImageFilter
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    sharp = _textured(folder / "IMG_0002_final_version.jpg", 7)
+    blurred = folder / "b.jpg"
+    Image.open(sharp).filter(ImageFilter.GaussianBlur(1.5)).save(blurred, quality=92)
+    # Everything else speaks for the blurred shot: older file, shorter name.
+    os.utime(blurred, ns=(1_600_000_000 * 10**9,) * 2)
+    with index(folder, tmp_path / "db.sqlite3", calibrated) as store:
+        report = dup.find_duplicates(store, folder, calibrated.info("pixels-8x8"), "similar")
+    assert len(report.groups) == 1
+    group = report.groups[0]
+    assert group.keeper.path == str(sharp) and group.reason == "sharpest"
+    # Without a sharpness reading, the older file would have been kept.
+    plain = dup.Group(list(group.photos), group.kind)
+    dup.choose_keeper(plain)
+    assert plain.keeper.path == str(blurred)
+
+
+def test_a_resized_copy_is_never_read_for_sharpness() -> None:
+    big, small = _photo(1, width=4000, height=3000), _photo(2, width=800, height=600)
+    read: list[str] = []
+    group = dup.Group([small, big], "near")
+    dup.choose_keeper(group, sharp=lambda path: read.append(path) or 1.0)
+    assert group.keeper is big and read == []
 
 
 def test_unknown_strictness_is_refused_in_words() -> None:
