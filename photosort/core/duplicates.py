@@ -399,9 +399,6 @@ def group_photos(
         _near_edges(photos, reps, signatures, latents, strictness, thresholds, edges, cancel)
     row_of = {id(p): i for i, p in enumerate(photos)}
 
-    def framed(p: Photo) -> bool:
-        return signatures is not None and looks_framed(np.asarray(signatures[row_of[id(p)]]))
-
     def conflict(x: int, y: int) -> bool:
         return not _same_moment(photos[members[x][0]].taken, photos[members[y][0]].taken)
 
@@ -415,7 +412,11 @@ def group_photos(
         worst = max((edges[(min(centre, o), max(centre, o))] for o in nodes[1:]), default=0.0)
         kind = "exact" if len(nodes) == 1 else ("similar" if worst >= _SIMILAR_RANK else "near")
         group = Group([photos[i] for i in rows], kind)
-        choose_keeper(group, framed=framed)
+        if signatures is not None and kind != "exact":
+            extra = counted_as_framed(group, lambda p: np.asarray(signatures[row_of[id(p)]]))
+            choose_keeper(group, framed=lambda p, f=extra: p.path in f)
+        else:
+            choose_keeper(group)
         out.append(group)
     out.sort(key=lambda g: (-len(g.photos), g.keeper.path))
     return out
@@ -1012,6 +1013,56 @@ def _blurred(
     return out
 
 
+def counted_as_framed(group: Group, signature_of: Callable[[Photo], np.ndarray]) -> set[str]:
+    """Paths of the group's photos that must not win the keeper by their pixel count: a copy
+    inside a frame or a screenshot, whose pixels overstate the picture.
+
+    Flat edges alone (looks_framed) also describe a photo of a white wall or a studio shot, and
+    then every full copy of it "looks framed" and a crop, the one that does not, would be
+    kept. So the group's *main picture* is found first: the photos that are the same picture,
+    full frame, as the most other distinct files of the group (the original and its resized,
+    re-compressed, brightened, watermarked copies agree with each other; a crop or a framed
+    copy agrees with few). Counted as framed: a photo outside the main picture that looks
+    framed or has more pixels than the main picture's largest (a frame adds pixels, a crop
+    never does); without a main picture (a burst of shots), a photo that looks framed.
+    """
+    import numpy as np
+
+    photos = group.photos
+    pixels = np.stack([np.asarray(signature_of(p), np.float32) for p in photos])
+    looks = looks_framed_many(pixels)
+    n = len(photos)
+    main = np.zeros(n, bool)
+    if 1 < n <= _MAIN_PICTURE_UP_TO:
+        det = _normalised(sig.details(pixels))
+        a, b = np.triu_indices(n, 1)
+        same = _picture_scores(det[a], det[b]) >= 0
+        # Files with the same bytes are one photo: each photo counts the distinct pictures it
+        # agrees with, so an exact copy neither adds to its original's count nor, agreeing
+        # with both, lifts a resized copy above them.
+        content = [p.hash if p.hash is not None else i for i, p in enumerate(photos)]
+        seen: list[set] = [set() for _ in photos]
+        for i, j in zip(a[same], b[same], strict=True):
+            if content[i] != content[j]:
+                seen[i].add(content[j])
+                seen[j].add(content[i])
+        agree = np.array([len(x) for x in seen])
+        if agree.max() > 0:
+            main = agree == agree.max()
+    if not main.any():
+        return {p.path for p, f in zip(photos, looks, strict=True) if f}
+    largest = max(p.pixels for p, m in zip(photos, main, strict=True) if m)
+    return {
+        p.path
+        for p, f, m in zip(photos, looks, main, strict=True)
+        if not m and (f or p.pixels > largest)
+    }
+
+
+#: Groups bigger than this skip the main-picture search (n^2 comparisons); few are.
+_MAIN_PICTURE_UP_TO = 64
+
+
 def looks_framed(pixels: np.ndarray) -> bool:
     """True when three or four edges of a signature are flat bands: a photo inside a frame
     or a screenshot, whose pixel count overstates the picture."""
@@ -1082,7 +1133,8 @@ def find_duplicates(
     row_of = {p.path: i for i, p in enumerate(photos)}
     for g in groups:
         if g.kind != "exact":
-            choose_keeper(g, _edited, lambda p: looks_framed(signatures[row_of[p.path]]), sharpness)
+            framed = counted_as_framed(g, lambda p: signatures[row_of[p.path]])
+            choose_keeper(g, _edited, lambda p, f=framed: p.path in f, sharpness)
     report.groups = groups
     return report
 

@@ -233,6 +233,33 @@ def test_of_same_size_shots_the_sharp_one_is_kept_even_when_newer(
     assert plain.keeper.path == str(blurred)
 
 
+def test_a_photo_with_plain_edges_is_kept_over_its_crop_and_its_framed_copy(
+    tmp_path: Path, calibrated: Registry
+) -> None:
+    """A studio shot on white "looks framed" like a screenshot; so do its full copies. The crop
+    (no plain edges) and the screenshot (more pixels) must not be kept over it."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    subject = Image.open(make_photo(tmp_path / "subject.jpg", 9, (300, 224))).convert("RGB")
+    shot = Image.new("RGB", SIZE, (250, 250, 250))
+    shot.paste(subject, (10, 8))
+    orig = folder / "z_studio_original_shot.jpg"
+    shot.save(orig, quality=95)
+    shot.save(folder / "copy_q60.jpg", quality=60)
+    shot.resize((160, 120), Image.Resampling.LANCZOS).save(folder / "copy_small.jpg")
+    shot.crop((24, 18, 296, 222)).save(folder / "crop.jpg", quality=95)
+    screen = Image.new("RGB", (400, 330), (40, 40, 40))
+    screen.paste(shot, (40, 60))
+    screen.save(folder / "screen.png")
+    for name in ("crop.jpg", "screen.png", "copy_small.jpg"):
+        os.utime(folder / name, ns=(1_600_000_000 * 10**9,) * 2)  # older than the original
+    with index(folder, tmp_path / "db.sqlite3", calibrated) as store:
+        report = dup.find_duplicates(store, folder, calibrated.info("pixels-8x8"))
+    group = next(g for g in report.groups if str(orig) in g.paths)
+    assert {"crop.jpg", "screen.png"} <= {Path(p).name for p in group.paths}
+    assert group.keeper.path == str(orig), group.reason
+
+
 def test_a_resized_copy_is_never_read_for_sharpness() -> None:
     big, small = _photo(1, width=4000, height=3000), _photo(2, width=800, height=600)
     read: list[str] = []
