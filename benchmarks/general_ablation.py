@@ -45,7 +45,10 @@ def main() -> int:
         "extracts the fitting pool and every set again at that size: slow the first time)",
     )
     args = parser.parse_args()
-    r = G.GeneralRecipe()
+    # Every row up to the fourth pass varies the first general-vae (2.0: the looks from the
+    # whole map's average, query expansion alpha 3); the fourth pass adds regional pooling,
+    # which the shipped one (2.1, GeneralRecipe's defaults) has.
+    r = replace(G.GeneralRecipe(), region_weight=0.0, expansion_alpha=3.0)
     fit_paths, held = G.split_heldout(
         [args.pool, args.scenes_train], r.heldout_fraction, r.seed, r.max_per_collection
     )
@@ -112,7 +115,7 @@ def main() -> int:
             qe,
         )
     for fd, cd in ((32, 32), (64, 64), (128, 128), (256, 384), (384, 384)):
-        recipe = G.GeneralRecipe(feature_dims=fd, class_dims=cd)
+        recipe = replace(r, feature_dims=fd, class_dims=cd)
         head = G.fit_head(fit, fc_w, fc_b, recipe)
         for expansion in (None, qe):
             tag = f"head {fd}+{cd} = {fd + cd} floats" + (", query expansion" if expansion else "")
@@ -135,7 +138,7 @@ def main() -> int:
     # Second pass (scenes-test was still below its 0.72 target): query expansion's k and alpha,
     # other poolings for the looks, and the layout of what is where (regional pooling).
     for k, alpha in ((3, 3.0), (8, 3.0), (10, 3.0), (5, 1.0), (10, 5.0)):
-        row(f"shipped, query expansion k {k}, alpha {alpha:g}", shipped, QueryExpansion(k, alpha))
+        row(f"2.0, query expansion k {k}, alpha {alpha:g}", shipped, QueryExpansion(k, alpha))
     for pooling in ("gem", "max"):
         other = {s: poolings(p, s)[pooling] for s, (_, _, p) in sets.items()}
         hp = G.fit_head(poolings(fit_paths, "fit")[pooling][usable], fc_w, fc_b, r)
@@ -144,7 +147,7 @@ def main() -> int:
             looks = G.head_latent(h, o[s], fc_w, fc_b)[:, : r.feature_dims]
             return np.concatenate([looks, shipped(s, f)[:, r.feature_dims :]], axis=1)
 
-        row(f"shipped, looks from {pooling} pooling", looks_from, qe)
+        row(f"2.0, looks from {pooling} pooling", looks_from, qe)
     regions = {
         s: extract_regions(p, args.cache, size=r.input_size, resize=r.resize, label=s)
         for s, (_, _, p) in sets.items()
@@ -164,12 +167,12 @@ def main() -> int:
             layout = l2((l2(quarters(regions[s]) - q_centre) - q_mean) @ q_proj)
             return np.concatenate([shipped(s, f), w * layout], axis=1)
 
-        row(f"shipped + {weight} x layout (4 quarters, 64 floats)", with_layout, qe)
+        row(f"2.0 + {weight} x layout (4 quarters, 64 floats)", with_layout, qe)
     # Third pass: the balance of the two parts, a softer class distribution, and the opposite of
     # whitening (stretching the strong directions: whitening hurt scenes the most).
     for cw in (0.5, 0.85, 1.0):
-        hw = G.fit_head(fit, fc_w, fc_b, G.GeneralRecipe(class_weight=cw))
-        row(f"class part x {cw} (shipped: 0.7)", lambda s, f, h=hw: shipped(s, f, h), qe)
+        hw = G.fit_head(fit, fc_w, fc_b, replace(r, class_weight=cw))
+        row(f"class part x {cw} (2.0: 0.7)", lambda s, f, h=hw: shipped(s, f, h), qe)
     for temperature in (1.5, 2.0):
 
         def tempered(p: np.ndarray, t: float = temperature) -> np.ndarray:
@@ -196,7 +199,21 @@ def main() -> int:
     for size in [int(v) for v in args.sizes.split(",") if v]:
         at = {s: poolings(p, s, size)["avg"] for s, (_, _, p) in sets.items()}
         hs = G.fit_head(poolings(fit_paths, "fit", size)["avg"][usable], fc_w, fc_b, r)
-        row(f"shipped recipe at {size} px", lambda s, f, a=at, h=hs: shipped(s, a[s], h), qe)
+        row(f"2.0 recipe at {size} px", lambda s, f, a=at, h=hs: shipped(s, a[s], h), qe)
+    # Fourth pass: regional pooling for the looks, position-free (R-MAC's sum of regions, not
+    # the layout's concatenation), and query expansion's alpha again with it.
+    for rw in (0.5, 1.0, 2.0):
+        hr = G.fit_head(fit, fc_w, fc_b, replace(r, region_weight=rw), fit_regions)
+
+        def regional(s: str, f: np.ndarray, h=hr) -> np.ndarray:
+            return G.head_latent(h, f, fc_w, fc_b, colours[s], r.colour_weight, regions[s])
+
+        row(f"regional looks x {rw}, alpha 3", regional, qe)
+        if rw == 1.0:
+            for alpha in (1.0, 2.0):
+                tag = "2.1 (shipped)" if alpha == G.GeneralRecipe().expansion_alpha else ""
+                row(f"regional looks x 1, alpha {alpha:g} {tag}", regional,
+                    QueryExpansion(r.expansion_k, alpha))  # fmt: skip
     return 0
 
 

@@ -1,7 +1,10 @@
 """The general-purpose content VAE: sorts every kind of photo, not a handful of classes.
 
 Encoder (one ONNX graph), from the ImageNet EfficientNet-Lite's last feature map, average-pooled:
-1. *what it looks like*: the pooled features, L2-normalised, centred on the mean of a large,
+1. *what it looks like*: the pooled features, L2-normalised, plus ``region_weight`` times the
+   same pooled over each of the map's four overlapping quarters (each L2-normalised; summed,
+   so where a thing is does not matter, only that a part of the photo looks like it: regional
+   pooling as R-MAC does for retrieval), L2-normalised, centred on the mean of a large,
    diverse pool of photos, L2-normalised again, then projected on the pool's ``feature_dims``
    principal directions (no whitening: on every folder measured, whitening lost mAP);
 2. *what it is*: the backbone's own ImageNet classifier (1,000 classes: people's things,
@@ -40,7 +43,7 @@ from torch.nn import functional as F
 from . import data as D
 from .backbones import BACKBONES, TF_LITE_MEAN, TF_LITE_STD, load_backbone
 from .export import compress_fp16_weights, export_onnx, onnx_paths, write_manifest
-from .features import extract_poolings
+from .features import extract_poolings, extract_regions
 from .models import ConvDecoder
 from .plots import loss_curve_png, recon_grid_png
 from .progress import ProgressBar
@@ -76,9 +79,12 @@ class GeneralHead:
     class_mean: np.ndarray  # [1000]
     class_proj: np.ndarray  # [1000, class_dims]
     class_weight: float
+    region_weight: float = 0.0  # 0: the looks from the whole map's average only
 
     def __post_init__(self) -> None:
-        self.class_weight = float(self.class_weight)  # a 0-d array when loaded from .npz
+        # (0-d arrays when loaded from .npz)
+        self.class_weight = float(self.class_weight)
+        self.region_weight = float(self.region_weight)
 
 
 def _l2(x: np.ndarray) -> np.ndarray:
@@ -93,17 +99,36 @@ def class_embedding(pooled: np.ndarray, fc_w: np.ndarray, fc_b: np.ndarray) -> n
     return np.sqrt(e / e.sum(axis=1, keepdims=True))
 
 
+def looks_features(
+    pooled: np.ndarray, regions: np.ndarray | None, region_weight: float
+) -> np.ndarray:
+    """Unit-length "looks" features: the whole map's average plus ``region_weight`` times its
+    four quarters' (``regions``: [N, 4, 1280]), each unit length."""
+    if region_weight <= 0:
+        return _l2(pooled)
+    if regions is None:
+        raise ValueError("this head needs the regions' poolings (extract_regions)")
+    quarters = sum(_l2(regions[:, i]) for i in range(regions.shape[1]))
+    return _l2(_l2(pooled) + region_weight * quarters)
+
+
 def fit_head(
-    pooled: np.ndarray, fc_w: np.ndarray, fc_b: np.ndarray, recipe: GeneralRecipe
+    pooled: np.ndarray,
+    fc_w: np.ndarray,
+    fc_b: np.ndarray,
+    recipe: GeneralRecipe,
+    regions: np.ndarray | None = None,
 ) -> GeneralHead:
-    centre = _l2(pooled).mean(axis=0)
-    looks = _l2(_l2(pooled) - centre)
+    unit = looks_features(pooled, regions, recipe.region_weight)
+    centre = unit.mean(axis=0)
+    looks = _l2(unit - centre)
     feat_mean, feat_proj = fit_pca(looks, recipe.feature_dims)
     probs = class_embedding(pooled, fc_w, fc_b)
     class_mean, class_proj = fit_pca(probs, recipe.class_dims)
     return GeneralHead(
-        centre.astype(np.float32), feat_mean, feat_proj, class_mean, class_proj, recipe.class_weight
-    )
+        centre.astype(np.float32), feat_mean, feat_proj, class_mean, class_proj,
+        recipe.class_weight, recipe.region_weight,
+    )  # fmt: skip
 
 
 def head_latent(
@@ -113,9 +138,11 @@ def head_latent(
     fc_b: np.ndarray,
     colour: np.ndarray | None = None,
     colour_weight: float = 0.0,
+    regions: np.ndarray | None = None,
 ) -> np.ndarray:
     """What :class:`GeneralEncoder` computes, from cached pooled features (fitting, ablation)."""
-    looks = _l2((_l2(_l2(pooled) - head.centre) - head.feat_mean) @ head.feat_proj)
+    unit = looks_features(pooled, regions, head.region_weight)
+    looks = _l2((_l2(unit - head.centre) - head.feat_mean) @ head.feat_proj)
     kind = (class_embedding(pooled, fc_w, fc_b) - head.class_mean) @ head.class_proj
     parts = [looks, head.class_weight * kind]
     if colour is not None and colour_weight > 0:
@@ -130,14 +157,26 @@ class GeneralEncoder(nn.Module):
         super().__init__()
         self.backbone, self.colour_weight = backbone, colour_weight
         self.class_weight = head.class_weight
+        self.region_weight = head.region_weight
         for name in ("centre", "feat_mean", "feat_proj", "class_mean", "class_proj"):
             self.register_buffer(name, torch.as_tensor(getattr(head, name), dtype=torch.float32))
         self.register_buffer("in_mean", torch.tensor(TF_LITE_MEAN).view(1, 3, 1, 1))
         self.register_buffer("in_std", torch.tensor(TF_LITE_STD).view(1, 3, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pooled = self.backbone.extract_features(x).mean(dim=(2, 3))
+        fmap = self.backbone.extract_features(x)
+        pooled = fmap.mean(dim=(2, 3))
         unit = F.normalize(pooled, dim=1)
+        if self.region_weight > 0:
+            # The four overlapping quarters, as features.RegionPooled cuts them.
+            side = fmap.shape[2]
+            h = (side + 1) // 2
+            quarters = sum(
+                F.normalize(fmap[:, :, a : a + h, b : b + h].mean(dim=(2, 3)), dim=1)
+                for a in (0, side - h)
+                for b in (0, side - h)
+            )
+            unit = F.normalize(unit + self.region_weight * quarters, dim=1)
         looks = F.normalize(unit - self.centre, dim=1)
         looks = F.normalize((looks - self.feat_mean) @ self.feat_proj, dim=1)
         probs = torch.softmax(self.backbone._fc(pooled), dim=1).sqrt()
@@ -213,9 +252,10 @@ class GeneralRecipe:
     feature_dims: int = 256
     class_dims: int = 384
     class_weight: float = 0.7
+    region_weight: float = 1.0
     colour_weight: float = 0.05
     expansion_k: int = 5
-    expansion_alpha: float = 3.0
+    expansion_alpha: float = 1.0
     heldout_fraction: float = 0.1
     max_per_collection: int | None = 4000
     seed: int = 13
@@ -328,7 +368,12 @@ def train_general_vae(
     backbone = load_backbone(r.backbone, r.input_size)
     fc_w = backbone._fc.weight.detach().numpy()
     fc_b = backbone._fc.bias.detach().numpy()
-    head = fit_head(pooled[usable], fc_w, fc_b, r)
+    regions = None
+    if r.region_weight > 0:
+        regions = extract_regions(
+            fit_paths, ckdir / "cache", r.backbone, r.input_size, r.resize, threads, label="fit"
+        )
+    head = fit_head(pooled[usable], fc_w, fc_b, r, None if regions is None else regions[usable])
     (ckdir / model_id).mkdir(parents=True, exist_ok=True)
     np.savez(ckdir / model_id / "head.npz", **{k: v for k, v in asdict(head).items()})
     # The decoder redraws what the encoder is given: the photo cut (or squashed) the same way.
@@ -336,7 +381,7 @@ def train_general_vae(
     # The colour layout is computed in-graph from the model's input; from the 64-px thumbnail
     # here (cell means barely depend on the resolution they are taken at).
     colour = colour_layout_np(thumbs)
-    latents = head_latent(head, pooled, fc_w, fc_b, colour, r.colour_weight)
+    latents = head_latent(head, pooled, fc_w, fc_b, colour, r.colour_weight, regions)
     scale = float(np.sqrt(latents.shape[1]))  # decoder input at ~unit variance per value
     z_all = torch.from_numpy(latents[usable] * scale)
     content_size = r.feature_dims + r.class_dims
@@ -424,6 +469,7 @@ def train_general_vae(
         "latent",
         "image",
     )
+    compress_fp16_weights(dec_path)  # models/ has a 40 MB budget
     manifest = write_manifest(
         out,
         name=name or GENERAL_NAME,
@@ -434,7 +480,7 @@ def train_general_vae(
         resize=r.resize,
         mean=TF_LITE_MEAN,
         std=TF_LITE_STD,
-        version="2.0.0",
+        version="2.1.0",
         training_data=POOL_DATA,
         extra={
             "decoder_output_size": [r.image_size, r.image_size],

@@ -17,6 +17,7 @@ from photosort.core.encoders import Registry  # noqa: E402
 from photosort.core.evaluation import evaluate_suite  # noqa: E402
 from photosort.training import general  # noqa: E402
 from photosort.training.backbones import load_backbone  # noqa: E402
+from photosort.training.features import RegionPooled  # noqa: E402
 from tests.training.conftest import make_folder  # noqa: E402
 
 
@@ -99,7 +100,7 @@ def test_trained_model_loads_encodes_and_decodes_through_the_core(trained: Path)
     reg = Registry([trained / "models"])
     info = reg.info("tiny-general")
     assert info.generative and info.latent_size == 12 + 8 + 3 * general.COLOUR_GRID**2
-    assert info.version == "2.0.0"
+    assert info.version == "2.1.0"
     assert info.query_expansion is not None and info.query_expansion.k == 5
     raw = json.loads((trained / "models" / "tiny-general.json").read_text())
     assert raw["recipe"]["feature_dims"] == 12 and raw["resize"] == "center-crop"
@@ -126,8 +127,10 @@ def test_exported_encoder_equals_the_fitted_numpy_pipeline(trained: Path) -> Non
     with torch.no_grad():
         x = torch.from_numpy(enc.preprocess(pixels))
         pooled = backbone.extract_features(x).mean(dim=(2, 3)).numpy()
+        regions = RegionPooled(backbone, 64)(x).numpy().reshape(len(x), 4, -1)
+    assert head.region_weight == 1.0  # the shipped recipe's regional pooling, in the graph too
     want = general.head_latent(
-        head, pooled, fc_w, fc_b, general.colour_layout_np(pixels), colour_weight=0.05
+        head, pooled, fc_w, fc_b, general.colour_layout_np(pixels), 0.05, regions
     )
     got = enc.encode(pixels)
     # fp16-stored weights: close, not bit-identical.
