@@ -9,6 +9,9 @@ pick among finished candidates (models/MODEL_CARD.md).
 
     python benchmarks/general_ablation.py --pool /path/to/pool [--cache DIR] [--sizes 192,160,144]
 
+The passes: the first two made general-vae 2.0 (its rows say "2.0"), the third and fourth 2.1,
+the default (regional pooling of the looks, query expansion alpha 1).
+
 Needs the ``train`` extra (PyTorch, for the backbone). The pool is built by
 ``../shared/data/get-pool.sh`` (never committed).
 """
@@ -211,8 +214,8 @@ def main() -> int:
         row(f"regional looks x {rw}, alpha 3", regional, qe)
         if rw == 1.0:
             for alpha in (1.0, 2.0):
-                tag = "2.1 (shipped)" if alpha == G.GeneralRecipe().expansion_alpha else ""
-                row(f"regional looks x 1, alpha {alpha:g} {tag}", regional,
+                tag = ": 2.1, shipped" if alpha == G.GeneralRecipe().expansion_alpha else ""
+                row(f"regional looks x 1, alpha {alpha:g}{tag}", regional,
                     QueryExpansion(r.expansion_k, alpha))  # fmt: skip
     return 0
 
