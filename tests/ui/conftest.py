@@ -115,6 +115,33 @@ def photos(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def indexed(tmp_path: Path, registry: Registry) -> tuple[Path, Path]:
+    """(database, folder): 20 photos indexed with pixels-8x8, for the map's tests."""
+    from photosort.core.indexer import Indexer
+    from photosort.core.store import Store
+
+    folder = make_folder(tmp_path / "photos", 20)
+    db = tmp_path / "map.sqlite3"
+    with Store(db) as store:
+        Indexer(store, registry.encoder("pixels-8x8")).index_folder(str(folder))
+    return db, folder
+
+
+@pytest.fixture
+def map_view(qtbot):
+    """A shown MapView of 600 x 500, shut down after the test."""
+    from photosort.ui.map_view import MapView
+
+    v = MapView()
+    qtbot.addWidget(v)
+    v.resize(600, 500)
+    v.show()
+    qtbot.waitExposed(v)
+    yield v
+    v.shutdown()
+
+
+@pytest.fixture
 def make_window(
     qtbot, tmp_path: Path, registry: Registry, settings_path: Path
 ) -> Iterator[Callable]:

@@ -23,14 +23,8 @@ TIMEOUT = 30_000
 
 
 @pytest.fixture
-def view(qtbot):
-    v = MapView()
-    qtbot.addWidget(v)
-    v.resize(600, 500)
-    v.show()
-    qtbot.waitExposed(v)
-    yield v
-    v.shutdown()
+def view(map_view):
+    return map_view
 
 
 def _spread(folder: Path, n: int, seed: int = 1) -> MapLayout:

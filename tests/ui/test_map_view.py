@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 from PySide6.QtCore import QCoreApplication, QPoint, Qt, QThreadPool
@@ -26,23 +24,8 @@ def fits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 @pytest.fixture
-def indexed(tmp_path: Path, registry) -> tuple[Path, Path]:
-    folder = make_folder(tmp_path / "photos", 20)
-    db = tmp_path / "map.sqlite3"
-    with Store(db) as store:
-        Indexer(store, registry.encoder("pixels-8x8")).index_folder(str(folder))
-    return db, folder
-
-
-@pytest.fixture
-def view(qtbot):
-    v = MapView()
-    qtbot.addWidget(v)
-    v.resize(600, 500)
-    v.show()
-    qtbot.waitExposed(v)
-    yield v
-    v.shutdown()
+def view(map_view):
+    return map_view
 
 
 def synthetic(n: int, seed: int = 0) -> MapLayout:

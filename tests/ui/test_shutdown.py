@@ -160,17 +160,6 @@ def test_a_map_started_right_after_the_warm_up_waits_for_it(qtbot, tmp_path, mon
     warm.shutdown()
 
 
-def _indexed_folder(tmp_path: Path, registry) -> tuple[Path, Path]:
-    from photosort.core.indexer import Indexer
-    from photosort.core.store import Store
-
-    folder = make_folder(tmp_path / "photos", 20)
-    db = tmp_path / "map.sqlite3"
-    with Store(db) as store:
-        Indexer(store, registry.encoder("pixels-8x8")).index_folder(str(folder))
-    return folder, db
-
-
 @pytest.fixture
 def first_map(qtbot, tmp_path, monkeypatch):
     """A map view that will need its first-ever UMAP fit, with no warm-up run yet (as when the
@@ -190,14 +179,14 @@ def first_map(qtbot, tmp_path, monkeypatch):
 
 
 def test_a_map_opened_before_any_warm_up_compiles_in_a_child_that_closing_stops(
-    qtbot, tmp_path, monkeypatch, registry, caplog, first_map
+    qtbot, tmp_path, monkeypatch, indexed, caplog, first_map
 ):
     from photosort.ui import map_warmup
 
     caplog.set_level(logging.INFO, logger="photosort")
     view, fits = first_map
     monkeypatch.setattr(map_warmup, "map_child_target", block_until_terminated)
-    folder, db = _indexed_folder(tmp_path, registry)
+    db, folder = indexed
     view.load(str(db), str(folder), "pixels-8x8", metric="euclidean")
     started = tmp_path / "started.txt"
     qtbot.waitUntil(started.exists, timeout=INDEX_TIMEOUT)  # compiling in a child process
@@ -211,13 +200,13 @@ def test_a_map_opened_before_any_warm_up_compiles_in_a_child_that_closing_stops(
 
 
 def test_after_its_own_warm_up_child_the_map_is_fitted(
-    qtbot, tmp_path, monkeypatch, registry, first_map
+    qtbot, tmp_path, monkeypatch, indexed, first_map
 ):
     from photosort.ui import map_warmup
 
     view, fits = first_map
     monkeypatch.setattr(map_warmup, "map_child_target", say_started)
-    folder, db = _indexed_folder(tmp_path, registry)
+    db, folder = indexed
     view.load(str(db), str(folder), "pixels-8x8", metric="euclidean")
     qtbot.waitUntil(
         lambda: view.layout_ is not None and view.layout_.method == "umap", timeout=INDEX_TIMEOUT
