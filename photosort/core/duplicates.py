@@ -366,8 +366,12 @@ def group_photos(
     strictness: str = DEFAULT_STRICTNESS,
     thresholds: Thresholds | None = None,
     cancel: CancelToken | None = None,
+    edited: Callable[[str], bool | None] | None = None,
+    sharp: Callable[[str], float | None] | None = None,
 ) -> list[Group]:
     """Duplicate groups among `photos` (keeper first, by `choose_keeper`; largest groups first).
+    `edited` and `sharp` read a photo's file for the keeper (EXIF software tag, sharpness);
+    without them the keeper is chosen from the facts in hand.
 
     `signatures`: uint8 or float (n, SIDE, SIDE), rows of zeros for a photo without one.
     `latents`: (n, d) for the model `thresholds` belongs to, NaN rows where missing; None when
@@ -412,11 +416,10 @@ def group_photos(
         worst = max((edges[(min(centre, o), max(centre, o))] for o in nodes[1:]), default=0.0)
         kind = "exact" if len(nodes) == 1 else ("similar" if worst >= _SIMILAR_RANK else "near")
         group = Group([photos[i] for i in rows], kind)
+        framed: set[str] = set()
         if signatures is not None and kind != "exact":
-            extra = counted_as_framed(group, lambda p: np.asarray(signatures[row_of[id(p)]]))
-            choose_keeper(group, framed=lambda p, f=extra: p.path in f)
-        else:
-            choose_keeper(group)
+            framed = counted_as_framed(group, lambda p: np.asarray(signatures[row_of[id(p)]]))
+        choose_keeper(group, edited, lambda p, f=framed: p.path in f, sharp)
         out.append(group)
     out.sort(key=lambda g: (-len(g.photos), g.keeper.path))
     return out
@@ -1129,13 +1132,9 @@ def find_duplicates(
         )
     if cancel is not None:
         cancel.raise_if_cancelled()
-    groups = group_photos(photos, signatures, latents, strictness, thresholds, cancel)
-    row_of = {p.path: i for i, p in enumerate(photos)}
-    for g in groups:
-        if g.kind != "exact":
-            framed = counted_as_framed(g, lambda p: signatures[row_of[p.path]])
-            choose_keeper(g, _edited, lambda p, f=framed: p.path in f, sharpness)
-    report.groups = groups
+    report.groups = group_photos(
+        photos, signatures, latents, strictness, thresholds, cancel, _edited, sharpness
+    )
     return report
 
 
