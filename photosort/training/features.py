@@ -46,25 +46,29 @@ class MultiPooled(nn.Module):
         return torch.cat([avg, gem, mx], dim=1)
 
 
-class RegionPooled(nn.Module):
-    """Backbone -> [N, 4*1280]: average pooling over the four overlapping quarters of the last
-    feature map (top-left, top-right, bottom-left, bottom-right): what is where in the photo,
-    the layout the single average pools away (regional pooling, as R-MAC does for retrieval)."""
+def quarter_poolings(fmap: torch.Tensor) -> list[torch.Tensor]:
+    """Average poolings [N, C] of the four overlapping quarters of a feature map [N, C, H, W]
+    (top-left, top-right, bottom-left, bottom-right; each ceil(H/2) x ceil(W/2))."""
+    h, w = fmap.shape[2], fmap.shape[3]
+    qh, qw = (h + 1) // 2, (w + 1) // 2
+    return [
+        fmap[:, :, a : a + qh, b : b + qw].mean(dim=(2, 3))
+        for a in (0, h - qh)
+        for b in (0, w - qw)
+    ]
 
-    def __init__(self, backbone: nn.Module, size: int):
+
+class RegionPooled(nn.Module):
+    """Backbone -> [N, 4*1280]: :func:`quarter_poolings` of the last feature map: what is where
+    in the photo, the layout the single average pools away (regional pooling, as R-MAC does for
+    retrieval)."""
+
+    def __init__(self, backbone: nn.Module):
         super().__init__()
         self.backbone = backbone
-        side = -(-size // 32)  # the last feature map's side (EfficientNet: stride 32, same padding)
-        self.half = (side + 1) // 2
-        self.starts = (0, side - self.half)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        f = self.backbone.extract_features(x)
-        h = self.half
-        quarters = [
-            f[:, :, a : a + h, b : b + h].mean(dim=(2, 3)) for a in self.starts for b in self.starts
-        ]
-        return torch.cat(quarters, dim=1)
+        return torch.cat(quarter_poolings(self.backbone.extract_features(x)), dim=1)
 
 
 def _cache_key(backbone: str, size: int, resize: str, paths: list[Path]) -> str:
@@ -104,7 +108,7 @@ def extract_regions(
     """float32 [N, 4, 1280]: :class:`RegionPooled` features of ``paths`` (zeros if unreadable)."""
     size = size or BACKBONES[backbone][2]
     arr = _extract(
-        paths, cache_dir, "regions", lambda: RegionPooled(load_backbone(backbone, size), size),
+        paths, cache_dir, "regions", lambda: RegionPooled(load_backbone(backbone, size)),
         4 * 1280, backbone, size, resize, threads, batch_size, label,
     )  # fmt: skip
     return arr.reshape(len(paths), 4, 1280)

@@ -43,7 +43,7 @@ from torch.nn import functional as F
 from . import data as D
 from .backbones import BACKBONES, TF_LITE_MEAN, TF_LITE_STD, load_backbone
 from .export import compress_fp16_weights, export_onnx, onnx_paths, write_manifest
-from .features import extract_poolings, extract_regions
+from .features import extract_poolings, extract_regions, quarter_poolings
 from .models import ConvDecoder
 from .plots import loss_curve_png, recon_grid_png
 from .progress import ProgressBar
@@ -168,14 +168,7 @@ class GeneralEncoder(nn.Module):
         pooled = fmap.mean(dim=(2, 3))
         unit = F.normalize(pooled, dim=1)
         if self.region_weight > 0:
-            # The four overlapping quarters, as features.RegionPooled cuts them.
-            side = fmap.shape[2]
-            h = (side + 1) // 2
-            quarters = sum(
-                F.normalize(fmap[:, :, a : a + h, b : b + h].mean(dim=(2, 3)), dim=1)
-                for a in (0, side - h)
-                for b in (0, side - h)
-            )
+            quarters = sum(F.normalize(q, dim=1) for q in quarter_poolings(fmap))
             unit = F.normalize(unit + self.region_weight * quarters, dim=1)
         looks = F.normalize(unit - self.centre, dim=1)
         looks = F.normalize((looks - self.feat_mean) @ self.feat_proj, dim=1)

@@ -127,7 +127,7 @@ def test_exported_encoder_equals_the_fitted_numpy_pipeline(trained: Path) -> Non
     with torch.no_grad():
         x = torch.from_numpy(enc.preprocess(pixels))
         pooled = backbone.extract_features(x).mean(dim=(2, 3)).numpy()
-        regions = RegionPooled(backbone, 64)(x).numpy().reshape(len(x), 4, -1)
+        regions = RegionPooled(backbone)(x).numpy().reshape(len(x), 4, -1)
     assert head.region_weight == 1.0  # the shipped recipe's regional pooling, in the graph too
     want = general.head_latent(
         head, pooled, fc_w, fc_b, general.colour_layout_np(pixels), 0.05, regions
