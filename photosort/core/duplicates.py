@@ -232,21 +232,24 @@ def neighbour_finder(
     return search
 
 
-def _latent_neighbours(lat: _Rows, has: np.ndarray, k: int, max_distance: float) -> np.ndarray:
-    """neighbour_pairs of unit latents among themselves (rows without latents are zeros and
-    find nothing). Above the exact search's limit, the inverted file searches their first
-    LATENT_SEARCH_DIMS principal directions (a 688-float latent makes every distance 10 times
-    the work), for twice k; the pairs found are then measured on the whole latents and the k
-    nearest within max_distance kept. On 4,000 real photos (general-vae) this finds 99 % of the
-    pairs the whole-latent search finds within the crop distance, 98 % within the framed-copy
-    distance."""
+def _latent_neighbours(
+    lat: _Rows, has: np.ndarray, k: int, max_distance: float, fresh: np.ndarray | None = None
+) -> np.ndarray:
+    """Candidate pairs of unit latents among themselves (`_candidates`; rows without latents
+    are zeros and find nothing). Above the exact search's limit, the search runs on their
+    first LATENT_SEARCH_DIMS principal directions (a 688-float latent makes every distance 10
+    times the work), for twice k; the pairs found are then measured on the whole latents and
+    the k nearest within max_distance kept. On 4,000 real photos (general-vae) this finds 99 %
+    of the pairs the whole-latent search finds within the crop distance, 98 % within the
+    framed-copy distance."""
     import numpy as np
 
     m = len(lat)
+    every = np.arange(m)
     if m <= 4096 or lat.base.shape[1] <= LATENT_SEARCH_DIMS:
-        whole = lat[np.arange(m)]
+        whole = lat[every]
         whole[~has] = 0.0
-        return neighbour_pairs(whole, whole, k, max_distance)
+        return _candidates(whole, [(every, whole)], fresh, k, max_distance)
     rng = np.random.default_rng(0)
     sample = lat[rng.choice(np.nonzero(has)[0], min(int(has.sum()), 2048), replace=False)]
     _, vectors = np.linalg.eigh(sample.astype(np.float64).T @ sample)
@@ -255,13 +258,60 @@ def _latent_neighbours(lat: _Rows, has: np.ndarray, k: int, max_distance: float)
                               for i in range(0, m, _CHUNK)])  # fmt: skip
     reduced[~has] = 0.0
     reduced = _unit_rows(reduced)
-    found = neighbour_pairs(reduced, reduced, 2 * k, max_distance)
+    found = _candidates(reduced, [(every, reduced)], fresh, 2 * k, max_distance)
     del reduced
     dist = np.ones(len(found), np.float32)
     for p in _chunks(np.arange(len(found))):
         dist[p] = 1.0 - np.einsum("ij,ij->i", lat[found[p, 0]], lat[found[p, 1]])
     found, dist = found[dist <= max_distance], dist[dist <= max_distance]
     return _nearest_per_query(found, -dist, k)
+
+
+def _candidates(
+    base: np.ndarray,
+    query_sets: list[tuple[np.ndarray, np.ndarray]],
+    fresh: np.ndarray | None,
+    k: int,
+    max_distance: float,
+) -> np.ndarray:
+    """Pairs (query's row, base row) of neighbour_pairs for each set of queries (their rows,
+    their keys: a photo turned, say) against `base` (one unit key per row).
+
+    With `fresh` (a mask of rows), only pairs with a fresh row are wanted, both ways round: the
+    fresh queries search every row, and the other queries search the fresh rows only. Adding
+    a few photos to a large indexed folder then costs a search of the few, not of all: few
+    queries search the whole base exactly (every distance), which needs no index built.
+    """
+    import numpy as np
+
+    out: list[np.ndarray] = []
+    if fresh is None:
+        find = neighbour_finder(base)
+        for rows, keys in query_sets:
+            found = find(keys, k, max_distance)
+            found[:, 0] = rows[found[:, 0]]
+            out.append(found)
+    else:
+        new_rows = np.nonzero(fresh)[0]
+        few = len(new_rows) <= _FEW_QUERIES
+        find_all = neighbour_finder(base, len(base) if few else 4096)
+        find_new = neighbour_finder(np.ascontiguousarray(base[new_rows]))
+        for rows, keys in query_sets:
+            is_new = fresh[rows]
+            ask = np.nonzero(is_new)[0]
+            found = find_all(np.ascontiguousarray(keys[ask]), k, max_distance)
+            found[:, 0] = rows[ask[found[:, 0]]]
+            out.append(found)
+            ask = np.nonzero(~is_new)[0]
+            found = find_new(np.ascontiguousarray(keys[ask]), k, max_distance)
+            found[:, 0] = rows[ask[found[:, 0]]]
+            found[:, 1] = new_rows[found[:, 1]]
+            out.append(found)
+    return np.concatenate(out) if out else np.zeros((0, 2), np.int64)
+
+
+#: Up to this many fresh photos search the whole folder exactly (see _candidates).
+_FEW_QUERIES = 4096
 
 
 def _nearest_per_query(pairs: np.ndarray, closeness: np.ndarray, k: int) -> np.ndarray:
@@ -377,31 +427,67 @@ def group_photos(
     `latents`: (n, d) for the model `thresholds` belongs to, NaN rows where missing; None when
     there are none. Without `thresholds`, latents are not used: near-copies are then only what
     the signatures alone find (no crops or framed copies) and "similar" is "near".
+    Everything is compared here; find_duplicates groups from the links the store keeps.
     """
     import numpy as np
 
+    _check_strictness(strictness)
+    members = _exact_copies(photos)
+    edges: dict[tuple[int, int], float] = {}
+    if strictness != "exact" and len(photos) > 1:
+        reps = np.array([m[0] for m in members])
+        edges = _link_nodes(photos, reps, signatures, latents, thresholds, None, {}, cancel)
+
+    def signature_rows(rows: list[int]) -> np.ndarray | None:
+        return None if signatures is None else np.asarray(signatures[np.array(rows)])
+
+    return _grouped(photos, members, edges, strictness, signature_rows, edited, sharp, cancel)
+
+
+def _check_strictness(strictness: str) -> None:
     if strictness not in STRICTNESS:
         raise PhotoSortError(f"unknown strictness {strictness!r} (choose {', '.join(STRICTNESS)})")
-    n = len(photos)
-    # Exact copies first: one node per distinct content (photos without a hash stand alone).
-    node_of = np.empty(n, np.int64)
-    first_of: dict[bytes, int] = {}
+
+
+def _exact_copies(
+    photos: Sequence[Photo], first: Callable[[Photo], bool] | None = None
+) -> list[list[int]]:
+    """Rows of `photos` by distinct content (the same hash: exact copies), in order of first
+    appearance; a photo without a hash stands alone. A node's first row is its representative:
+    the first photo `first` accepts, if any (the one whose links the store holds)."""
+    node_of: dict[bytes, int] = {}
     members: list[list[int]] = []
     for i, p in enumerate(photos):
         key = p.hash
-        if key is not None and key in first_of:
-            node_of[i] = node_of[first_of[key]]
-            members[node_of[i]].append(i)
+        if key is not None and key in node_of:
+            node = members[node_of[key]]
+            if first is not None and first(p) and not first(photos[node[0]]):
+                node.insert(0, i)
+            else:
+                node.append(i)
         else:
             if key is not None:
-                first_of[key] = i
-            node_of[i] = len(members)
+                node_of[key] = len(members)
             members.append([i])
-    edges: dict[tuple[int, int], float] = {}  # (node a < node b) -> certainty rank (lower first)
-    if strictness != "exact" and n > 1:
-        reps = np.array([m[0] for m in members])
-        _near_edges(photos, reps, signatures, latents, strictness, thresholds, edges, cancel)
-    row_of = {id(p): i for i, p in enumerate(photos)}
+    return members
+
+
+def _grouped(
+    photos: Sequence[Photo],
+    members: list[list[int]],
+    edges: dict[tuple[int, int], float],
+    strictness: str,
+    signature_rows: Callable[[list[int]], np.ndarray | None],
+    edited: Callable[[str], bool | None] | None,
+    sharp: Callable[[str], float | None] | None,
+    cancel: CancelToken | None,
+) -> list[Group]:
+    """Groups from the links between nodes (`_exact_copies`) at `strictness`, keepers chosen.
+    `signature_rows` gives the signatures of rows of `photos` (for counted_as_framed)."""
+    if strictness == "exact":
+        edges = {}
+    elif strictness == "near":
+        edges = {pair: rank for pair, rank in edges.items() if rank < _SIMILAR_RANK}
 
     def conflict(x: int, y: int) -> bool:
         return not _same_moment(photos[members[x][0]].taken, photos[members[y][0]].taken)
@@ -417,8 +503,10 @@ def group_photos(
         kind = "exact" if len(nodes) == 1 else ("similar" if worst >= _SIMILAR_RANK else "near")
         group = Group([photos[i] for i in rows], kind)
         framed: set[str] = set()
-        if signatures is not None and kind != "exact":
-            framed = counted_as_framed(group, lambda p: np.asarray(signatures[row_of[id(p)]]))
+        pixels = signature_rows(rows) if kind != "exact" else None
+        if pixels is not None:
+            by_photo = {id(photos[i]): pixels[j] for j, i in enumerate(rows)}
+            framed = counted_as_framed(group, lambda p, s=by_photo: s[id(p)])
         choose_keeper(group, edited, lambda p, f=framed: p.path in f, sharp)
         out.append(group)
     out.sort(key=lambda g: (-len(g.photos), g.keeper.path))
@@ -464,27 +552,35 @@ class _Evidence:
     lat: _Rows | None  # unit latents, on reading
     has_lat: np.ndarray
     thresholds: Thresholds | None
-    strictness: str
 
 
-def _near_edges(
+def _link_nodes(
     photos: Sequence[Photo],
     reps: np.ndarray,
     signatures: np.ndarray | None,
     latents: np.ndarray | None,
-    strictness: str,
     thresholds: Thresholds | None,
-    edges: dict[tuple[int, int], float],
+    fresh: np.ndarray | None,
+    known: dict[tuple[int, int], float],
     cancel: CancelToken | None,
-) -> None:
+) -> dict[tuple[int, int], float]:
+    """The duplicate links between nodes (one representative row of `photos` each, `reps`):
+    {(node a < node b): certainty rank}, near-copies and similar shots alike (the grouping
+    picks by strictness).
+
+    With `fresh` (a mask of nodes), only links with a fresh node are looked for: `known` holds
+    the links among the others, found before, which only the last step below reads.
+    """
     import numpy as np
 
     m = len(reps)
+    if fresh is not None and fresh.all():
+        fresh = None
     candidates: list[np.ndarray] = []
     rep_photos = [photos[i] for i in reps]
     ev = _Evidence(rep_photos, None, None, np.zeros(m, bool), np.zeros(m, bool), None,
                    _aspects(rep_photos), _moments(rep_photos), None, np.zeros(m, bool),
-                   thresholds, strictness)  # fmt: skip
+                   thresholds)  # fmt: skip
     if signatures is not None:
         ev.pix = _Rows(signatures, reps)
         ev.has_sig = np.zeros(m, bool)
@@ -505,19 +601,19 @@ def _near_edges(
             ev.frames[ev.framed] = sig.frames_of(ev.pix[ev.framed])
         coarse = _coarse(blocks)
         coarse[~ev.has_sig] = 0.0
-        near_in = neighbour_finder(coarse)
-        for k in (0, 1, 2, 3):
-            turned = coarse if k == 0 else _coarse(blocks, k)
+        every = np.arange(m)
+        queries = [(every, coarse)]
+        for k in (1, 2, 3):
+            turned = _coarse(blocks, k)
             turned[~ev.has_sig] = 0.0
-            candidates.append(near_in(turned, NEIGHBOURS, SIGNATURE_CANDIDATE))
+            queries.append((every, turned))
         # A framed photo (a screenshot of a photo) is looked up by what is inside its frame.
         rows = np.nonzero(ev.frames[:, 0] >= 0)[0]
         if len(rows):
             insides, _ = sig.unframed_many(ev.pix[rows])
-            found = near_in(_coarse(_blocks(sig.details(insides))), NEIGHBOURS,
-                            SIGNATURE_CANDIDATE)  # fmt: skip
-            found[:, 0] = rows[found[:, 0]]
-            candidates.append(found)
+            queries.append((rows, _coarse(_blocks(sig.details(insides)))))
+        candidates.append(_candidates(coarse, queries, fresh, NEIGHBOURS, SIGNATURE_CANDIDATE))
+        del queries
     if latents is not None and thresholds is not None:
         scale = np.zeros(m, np.float32)
         for start in range(0, m, _CHUNK):
@@ -527,14 +623,13 @@ def _near_edges(
             scale[start : start + _CHUNK][ok] = 1.0 / norm[ok]
         ev.has_lat = scale > 0
         ev.lat = _Rows(latents, reps, scale)
-        reach = max(thresholds.near_copy, thresholds.framed)
-        if strictness == "similar":
-            reach = max(reach, thresholds.similar)
-        candidates.append(_latent_neighbours(ev.lat, ev.has_lat, NEIGHBOURS, reach))
+        reach = max(thresholds.near_copy, thresholds.framed, thresholds.similar)
+        candidates.append(_latent_neighbours(ev.lat, ev.has_lat, NEIGHBOURS, reach, fresh))
     if cancel is not None:
         cancel.raise_if_cancelled()
+    edges: dict[tuple[int, int], float] = {}
     if not candidates:
-        return
+        return edges
     found = np.concatenate(candidates)
     del candidates[:]  # (millions of pairs at 100,000 photos: not held twice)
     pairs = _distinct_pairs(found)
@@ -542,24 +637,39 @@ def _near_edges(
     _add_edges(pairs, ev, edges, cancel)
     # Neighbour lists are short (NEIGHBOURS): in a family bigger than that, two copies may never
     # meet as candidates, though both are duplicates of a third photo. Every two photos linked to
-    # one photo are therefore checked too, once (the grouping needs the links to its centre).
+    # one photo are therefore checked too, once (the grouping needs the links to its centre):
+    # over all its links, or its near-copy links only when those are few enough.
     links: dict[int, list[int]] = {}
-    for x, y in edges:
-        links.setdefault(x, []).append(y)
-        links.setdefault(y, []).append(x)
-    more = [
-        (x, y)
-        for around in links.values()
-        if 1 < len(around) <= 64
-        for i, x in enumerate(around)
-        for y in around[i + 1 :]
-    ]
+    near: dict[int, list[int]] = {}
+    for (x, y), rank in (*known.items(), *edges.items()):
+        for u, v in ((x, y), (y, x)):
+            links.setdefault(u, []).append(v)
+            if rank < _SIMILAR_RANK:
+                near.setdefault(u, []).append(v)
+    more = []
+    for x, around in links.items():
+        if len(around) > _MORE_UP_TO:
+            around = near.get(x, [])
+        if not 1 < len(around) <= _MORE_UP_TO:
+            continue
+        for i, y in enumerate(around):
+            for z in around[i + 1 :]:
+                if fresh is None or fresh[x] or fresh[y] or fresh[z]:
+                    more.append((y, z))
     if more:
         extra = _distinct_pairs(np.array(more, dtype=np.int64))
         # (pairs as one integer each: a set of millions of tuples would take seconds)
-        extra = extra[~np.isin(extra[:, 0] * m + extra[:, 1], pairs[:, 0] * m + pairs[:, 1])]
+        seen = [pairs[:, 0] * m + pairs[:, 1]]
+        if known:
+            seen.append(np.array([x * m + y for x, y in known], dtype=np.int64))
+        extra = extra[~np.isin(extra[:, 0] * m + extra[:, 1], np.concatenate(seen))]
         if len(extra):
             _add_edges(extra, ev, edges, cancel)
+    return edges
+
+
+#: Photos linked to one photo whose every two are checked as well (see _link_nodes).
+_MORE_UP_TO = 64
 
 
 _CHUNK = 4096
@@ -688,7 +798,7 @@ def _add_edges(
     score[~_same_moments(ev.moment[a], ev.moment[b])] = -1.0
     for idx in np.nonzero(score >= 0)[0]:
         edges[(int(a[idx]), int(b[idx]))] = _NEAR_RANK + (1.0 - float(score[idx]))
-    if ev.strictness == "similar" and thresholds is not None:
+    if thresholds is not None:
         for idx in np.nonzero((score < 0) & (ldist <= thresholds.similar))[0]:
             edges[(int(a[idx]), int(b[idx]))] = _SIMILAR_RANK + float(ldist[idx])
 
@@ -1086,6 +1196,106 @@ def looks_framed_many(pixels: np.ndarray) -> np.ndarray:
 # -- from the store -------------------------------------------------------------------------
 
 
+#: Bumped whenever what a stored link means, or how links are found, changes: the links a
+#: store holds from an older finder are then looked for again, never mixed with new ones.
+LINKS_VERSION = 1
+
+
+def links_recipe(info: ModelInfo) -> str:
+    """What the store's duplicate links of `info`'s model are valid for: the model and its
+    version (its latents), its calibrated thresholds and the finder's LINKS_VERSION."""
+    t = Thresholds.of(info)
+    values = "none" if t is None else f"{t.near_copy:.6g},{t.framed:.6g},{t.similar:.6g}"
+    return f"{info.id}|{info.version}|{values}|{LINKS_VERSION}"
+
+
+def link_duplicates(
+    store: Store,
+    folder: str | os.PathLike[str],
+    info: ModelInfo,
+    progress: ProgressCallback = no_progress,
+    cancel: CancelToken | None = None,
+) -> list[str]:
+    """Look for the duplicates of the photos under `folder` that were not looked for yet and
+    keep the links found in the store; returns notes for the user (photos that could not be
+    read). The indexer calls this when it has indexed new photos, so that grouping a large
+    folder is a read of links: photos already checked are only compared with the new ones
+    (both ways), and a folder where nothing changed costs one query.
+
+    Photos indexed before signatures existed get one now (their file is read once)."""
+    import numpy as np
+
+    folder = os.path.abspath(os.fspath(folder))
+    recipe = links_recipe(info)
+    checked = store.duplicate_checked_under(folder, recipe)
+    facts = store.duplicate_facts_under(folder, info.id, blobs=False)
+    members = _exact_copies([Photo(*r[:8]) for r in facts], lambda p: p.id in checked)
+    if not any(facts[m[0]][0] not in checked for m in members) or len(facts) < 2:
+        return []
+    del facts, members
+    rows = store.duplicate_facts_under(folder, info.id)
+    photos = [Photo(*r[:8]) for r in rows]
+    members = _exact_copies(photos, lambda p: p.id in checked)
+    reps = np.array([m[0] for m in members])
+    fresh = np.array([photos[i].id not in checked for i in reps])
+    notes: list[str] = []
+    missing = [i for i, r in enumerate(rows) if r[8] is None]
+    sigs: list[bytes | None] = [r[8] for r in rows]
+    if missing:
+        made = _make_signatures([photos[i] for i in missing], progress, cancel)
+        store.put_signatures((photos[i].id, s) for i, s in zip(missing, made, strict=True) if s)
+        for i, s in zip(missing, made, strict=True):
+            sigs[i] = s
+        unreadable = sum(1 for s in made if s is None)
+        if unreadable:
+            notes.append(
+                f"{unreadable} photos could not be read again and are compared as exact copies only"
+            )
+    blank = bytes(sig.SIDE * sig.SIDE)
+    signatures = sig.as_array([s or blank for s in sigs])
+    del sigs
+    latents = None
+    if Thresholds.of(info) is not None:
+        size = info.latent_size
+        latents = np.full((len(rows), size), np.nan, np.float32)
+        for i, r in enumerate(rows):
+            if r[9] is not None and len(r[9]) == 4 * size:
+                latents[i] = np.frombuffer(r[9], np.float32)
+    del rows
+    node_of = _node_of_ids(photos, members)
+    known = _edges_between(store.duplicate_links(recipe), node_of)
+    found = _link_nodes(
+        photos, reps, signatures, latents, Thresholds.of(info), fresh, known, cancel
+    )
+    store.put_duplicate_links(
+        recipe,
+        info.id,
+        ((photos[reps[x]].id, photos[reps[y]].id, r) for (x, y), r in found.items()),
+        (photos[reps[x]].id for x in np.nonzero(fresh)[0]),
+        folder,
+    )
+    return notes
+
+
+def _node_of_ids(photos: Sequence[Photo], members: list[list[int]]) -> dict[int, int]:
+    return {photos[i].id: node for node, rows in enumerate(members) for i in rows}
+
+
+def _edges_between(
+    links: list[tuple[int, int, float]], node_of: dict[int, int]
+) -> dict[tuple[int, int], float]:
+    """Stored links (photo ids) as edges between nodes, those with both photos in `node_of`
+    (the folder's); the surest link where several join two nodes."""
+    edges: dict[tuple[int, int], float] = {}
+    for a, b, rank in links:
+        x, y = node_of.get(a), node_of.get(b)
+        if x is None or y is None or x == y:
+            continue
+        key = (min(x, y), max(x, y))
+        edges[key] = min(rank, edges.get(key, rank))
+    return edges
+
+
 def find_duplicates(
     store: Store,
     folder: str | os.PathLike[str],
@@ -1094,46 +1304,38 @@ def find_duplicates(
     progress: ProgressCallback = no_progress,
     cancel: CancelToken | None = None,
 ) -> Report:
-    """Group the indexed photos under `folder` (index it first). Photos indexed before
-    signatures existed get one now (their file is read once)."""
-    import numpy as np
+    """Group the indexed photos under `folder` (index it first), from the links the store
+    keeps (link_duplicates looks for the missing ones first)."""
 
+    _check_strictness(strictness)
     folder = os.path.abspath(os.fspath(folder))
-    rows = store.duplicate_facts_under(folder, info.id)
-    report = Report(strictness=strictness, photos=len(rows))
-    photos = [Photo(*r[:8]) for r in rows]
-    missing = [i for i, r in enumerate(rows) if r[8] is None]
-    sigs: list[bytes | None] = [r[8] for r in rows]
-    if missing and strictness != "exact":
-        made = _make_signatures([photos[i] for i in missing], progress, cancel)
-        store.put_signatures((photos[i].id, s) for i, s in zip(missing, made, strict=True) if s)
-        for i, s in zip(missing, made, strict=True):
-            sigs[i] = s
-        unreadable = sum(1 for s in made if s is None)
-        if unreadable:
-            report.notes.append(
-                f"{unreadable} photos could not be read again and are compared as exact copies only"
+    notes: list[str] = []
+    if strictness != "exact":
+        notes = link_duplicates(store, folder, info, progress, cancel)
+        if Thresholds.of(info) is None:
+            notes.append(
+                f"the encoder {info.id} has no calibrated duplicate threshold: crops and similar "
+                "shots are not looked for (exact copies and other near-copies are); "
+                f"calibrate it with: python benchmarks/duplicates.py --calibrate --model {info.id}"
             )
-    blank = bytes(sig.SIDE * sig.SIDE)
-    signatures = sig.as_array([s or blank for s in sigs]) if rows else None
-    thresholds = Thresholds.of(info)
-    latents = None
-    if thresholds is not None and rows:
-        size = info.latent_size
-        latents = np.full((len(rows), size), np.nan, np.float32)
-        for i, r in enumerate(rows):
-            if r[9] is not None and len(r[9]) == 4 * size:
-                latents[i] = np.frombuffer(r[9], np.float32)
-    elif strictness != "exact":
-        report.notes.append(
-            f"the encoder {info.id} has no calibrated duplicate threshold: crops and similar "
-            "shots are not looked for (exact copies and other near-copies are); "
-            f"calibrate it with: python benchmarks/duplicates.py --calibrate --model {info.id}"
-        )
     if cancel is not None:
         cancel.raise_if_cancelled()
-    report.groups = group_photos(
-        photos, signatures, latents, strictness, thresholds, cancel, _edited, sharpness
+    photos = [Photo(*r[:8]) for r in store.duplicate_facts_under(folder, info.id, blobs=False)]
+    report = Report(strictness=strictness, photos=len(photos), notes=notes)
+    members = _exact_copies(photos)
+    edges: dict[tuple[int, int], float] = {}
+    if strictness != "exact":
+        edges = _edges_between(
+            store.duplicate_links(links_recipe(info)), _node_of_ids(photos, members)
+        )
+
+    def signature_rows(rows: list[int]) -> np.ndarray:
+        found = store.signatures_of(photos[i].id for i in rows)
+        blank = bytes(sig.SIDE * sig.SIDE)
+        return sig.as_array([found.get(photos[i].id) or blank for i in rows])
+
+    report.groups = _grouped(
+        photos, members, edges, strictness, signature_rows, _edited, sharpness, cancel
     )
     return report
 

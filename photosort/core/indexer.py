@@ -142,6 +142,15 @@ class Indexer:
         report.removed = self.store.remove_paths(vanished)
         stale = [p for p in failures if p not in present]
         self.store.remove_paths(stale)
+        if report.indexed or report.reused:
+            # New photos are compared with the folder's now, while its facts are at hand, so
+            # that grouping duplicates later is a read (core/duplicates.py link_duplicates).
+            from photosort.core.duplicates import link_duplicates
+
+            try:
+                link_duplicates(self.store, folder, self.encoder.info, cancel=cancel)
+            except Cancelled:
+                report.cancelled = True
         return report
 
     def index_paths(self, paths: Iterable[str]) -> IndexReport:

@@ -86,8 +86,32 @@ _V4 = [
     )""",
 ]
 
+# The duplicate finder's checked pairs (core/duplicates.py): which photos are duplicates of
+# which, found once when they are indexed, so grouping a large folder reads them instead of
+# comparing 100,000 photos again. `model` is the finder's recipe (encoder, version, thresholds):
+# links of another recipe are never used. A photo is "checked" once its candidates among the
+# photos of `scope` (a folder key) were compared; a content change drops both, a deletion too.
+_V5 = [
+    """CREATE TABLE duplicate_links(
+        a INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        b INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        rank REAL NOT NULL,
+        PRIMARY KEY(a, b, model)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX duplicate_links_b ON duplicate_links(b)",
+    "CREATE INDEX duplicate_links_model ON duplicate_links(model)",
+    """CREATE TABLE duplicate_checked(
+        photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
+        model TEXT NOT NULL,
+        scope BLOB NOT NULL,
+        PRIMARY KEY(photo_id, model)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX duplicate_checked_model ON duplicate_checked(model)",
+]
+
 #: MIGRATIONS[i] takes a store from schema version i to i + 1. Never edit a released step.
-MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4]
+MIGRATIONS: list[list[str]] = [_V1, _V2, _V3, _V4, _V5]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -376,7 +400,7 @@ class Store:
         return _unpack(found)
 
     def duplicate_facts_under(
-        self, folder: str | os.PathLike[str], model: str
+        self, folder: str | os.PathLike[str], model: str, blobs: bool = True
     ) -> list[
         tuple[
             int,
@@ -392,8 +416,17 @@ class Store:
         ]
     ]:
         """Everything the duplicate finder needs, one row per photo below `folder`, by path:
-        (id, path, size, mtime_ns, hash, width, height, taken, signature, latent of `model`)."""
+        (id, path, size, mtime_ns, hash, width, height, taken, signature, latent of `model`).
+        With `blobs=False` the signature and latent are None (a large folder's are ~4 kB a
+        photo: grouping from stored links needs neither)."""
         lo, hi = _prefix_range(folder)
+        if not blobs:
+            rows = self._conn.execute(
+                """SELECT id, path, size, mtime_ns, hash, width, height, taken FROM photos
+                   WHERE path >= ? AND path < ? ORDER BY path""",
+                (lo, hi),
+            )
+            return [(r[0], key_to_path(r[1]), *r[2:], None, None) for r in rows]
         rows = self._conn.execute(
             """SELECT p.id, p.path, p.size, p.mtime_ns, p.hash, p.width, p.height, p.taken,
                       s.data, l.vector
@@ -404,6 +437,65 @@ class Store:
             (model, lo, hi),
         )
         return [(r[0], key_to_path(r[1]), *r[2:]) for r in rows]
+
+    def signatures_of(self, photo_ids: Iterable[int]) -> dict[int, bytes]:
+        """The stored signatures of these photos (those that have one)."""
+        ids = list(photo_ids)
+        out: dict[int, bytes] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            out.update(
+                self._conn.execute(
+                    f"SELECT photo_id, data FROM signatures WHERE photo_id IN ({marks})", part
+                ).fetchall()
+            )
+        return out
+
+    def duplicate_links(self, recipe: str) -> list[tuple[int, int, float]]:
+        """Every stored duplicate link (photo id a, photo id b, rank) of a finder's recipe."""
+        return self._conn.execute(
+            "SELECT a, b, rank FROM duplicate_links WHERE model = ?", (recipe,)
+        ).fetchall()
+
+    def duplicate_checked_under(self, folder: str | os.PathLike[str], recipe: str) -> set[int]:
+        """Ids of the photos below `folder` whose duplicates were looked for among a folder
+        holding all of `folder` (that folder itself or one above it)."""
+        lo, hi = _prefix_range(folder)
+        rows = self._conn.execute(
+            """SELECT c.photo_id, c.scope FROM duplicate_checked c
+               JOIN photos p ON p.id = c.photo_id
+               WHERE c.model = ? AND p.path >= ? AND p.path < ?""",
+            (recipe, lo, hi),
+        )
+        return {photo_id for photo_id, scope in rows if lo.startswith(bytes(scope))}
+
+    def put_duplicate_links(
+        self,
+        recipe: str,
+        model: str,
+        links: Iterable[tuple[int, int, float]],
+        checked: Iterable[int],
+        scope: str | os.PathLike[str],
+    ) -> None:
+        """Record links found and the photos whose duplicates were looked for in `scope`; links
+        and marks of `model`'s other recipes (an older version, other thresholds) go."""
+        key = folder_prefix_key(scope)
+        with self.transaction() as conn:
+            pattern = model.replace("%", r"\%").replace("_", r"\_") + "|%"
+            for table in ("duplicate_links", "duplicate_checked"):
+                conn.execute(
+                    f"DELETE FROM {table} WHERE model LIKE ? ESCAPE '\\' AND model != ?",
+                    (pattern, recipe),
+                )
+            conn.executemany(
+                "INSERT OR REPLACE INTO duplicate_links(a, b, model, rank) VALUES (?, ?, ?, ?)",
+                ((int(a), int(b), recipe, float(r)) for a, b, r in links),
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO duplicate_checked(photo_id, model, scope) VALUES (?, ?, ?)",
+                ((int(i), recipe, key) for i in checked),
+            )
 
     def count_photos(self) -> int:
         return self._conn.execute("SELECT COUNT(*) FROM photos").fetchone()[0]
@@ -446,6 +538,11 @@ class Store:
             if changed:
                 conn.execute("DELETE FROM latents WHERE photo_id = ?", (photo_id,))
                 conn.execute("DELETE FROM signatures WHERE photo_id = ?", (photo_id,))
+                # Whose duplicate it was described the old pixels too.
+                conn.execute(
+                    "DELETE FROM duplicate_links WHERE a = ? OR b = ?", (photo_id, photo_id)
+                )
+                conn.execute("DELETE FROM duplicate_checked WHERE photo_id = ?", (photo_id,))
             conn.execute(
                 """UPDATE photos SET size = ?, mtime_ns = ?, hash = ?,
                    width = COALESCE(?, width), height = COALESCE(?, height),

@@ -1,0 +1,204 @@
+"""Duplicate links kept in the store: found when photos are indexed, only for what is new, and
+never outliving the pixels or the finder they were found with (real indexer, real SQLite)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from photosort.core import duplicates as dup
+from photosort.core.encoders import Registry
+from photosort.core.indexer import Indexer
+from photosort.core.store import Store
+from tests.conftest import REPO, make_photo
+from tests.core.test_duplicates import SIZE, make_family
+
+
+def calibrated_registry(root: Path, near: float = 0.5, similar: float = 0.05) -> Registry:
+    models = root / f"models-{near}-{similar}"
+    models.mkdir(parents=True)
+    raw = json.loads((REPO / "models" / "pixels-8x8.json").read_text())
+    raw["duplicates"] = {"near_copy_distance": near, "similar_distance": similar}
+    (models / "pixels-8x8.json").write_text(json.dumps(raw))
+    shutil.copy(REPO / "models" / raw["encoder"], models / raw["encoder"])
+    return Registry([models])
+
+
+@pytest.fixture
+def calibrated(tmp_path: Path) -> Registry:
+    return calibrated_registry(tmp_path)
+
+
+def index(store: Store, folder: Path, registry: Registry) -> None:
+    report = Indexer(store, registry.encoder("pixels-8x8")).index_folder(folder)
+    assert not report.cancelled
+
+
+def links(store: Store) -> set[tuple[str, str]]:
+    rows = store._conn.execute(
+        """SELECT pa.path, pb.path FROM duplicate_links l
+           JOIN photos pa ON pa.id = l.a JOIN photos pb ON pb.id = l.b"""
+    )
+    return {tuple(sorted((Path(a.decode()).name, Path(b.decode()).name))) for a, b in rows}
+
+
+def checked(store: Store) -> int:
+    return store._conn.execute("SELECT COUNT(*) FROM duplicate_checked").fetchone()[0]
+
+
+def grouped_paths(report: dup.Report) -> list[set[str]]:
+    return sorted((set(g.paths) for g in report.groups), key=sorted)
+
+
+def test_indexing_links_the_copies_and_grouping_then_reads_the_links(
+    tmp_path: Path, calibrated: Registry
+) -> None:
+    folder = tmp_path / "photos"
+    fam = make_family(folder, 1)
+    for seed in range(20, 26):
+        make_photo(folder / f"other{seed}.jpg", seed, SIZE, quality=90)
+    info = calibrated.info("pixels-8x8")
+    with Store(tmp_path / "db.sqlite3") as store:
+        index(store, folder, calibrated)
+        # Every distinct picture was looked at once (the exact copy shares its original's).
+        assert checked(store) == 11
+        assert ("f1_crop.jpg", "f1_original.jpg") in links(store)
+        report = dup.find_duplicates(store, folder, info)
+        # Grouping from the links equals comparing everything again, here and now.
+        rows = store.duplicate_facts_under(folder, info.id)
+        photos = [dup.Photo(*r[:8]) for r in rows]
+        sigs = np.stack([np.frombuffer(r[8], np.uint8).reshape(32, 32) for r in rows])
+        lats = np.stack([np.frombuffer(r[9], np.float32) for r in rows])
+        again = dup.group_photos(photos, sigs, lats, "near", dup.Thresholds.of(info))
+    assert grouped_paths(report) == [{str(p) for p in fam.values()}]
+    assert [g.paths for g in again] == [g.paths for g in report.groups]
+    assert [g.reason for g in again] == [g.reason for g in report.groups]
+
+
+def test_a_new_copy_is_compared_alone_and_joins_its_original(
+    tmp_path: Path, calibrated: Registry
+) -> None:
+    folder = tmp_path / "photos"
+    original = make_photo(folder / "beach.jpg", 7, SIZE, quality=92)
+    for seed in range(20, 30):
+        make_photo(folder / f"other{seed}.jpg", seed, SIZE, quality=90)
+    info = calibrated.info("pixels-8x8")
+    with Store(tmp_path / "db.sqlite3") as store:
+        index(store, folder, calibrated)
+        before = checked(store)
+        assert dup.find_duplicates(store, folder, info).groups == []
+        img = Image.open(original)
+        img.resize((SIZE[0] // 2, SIZE[1] // 2)).save(folder / "beach_small.jpg", quality=60)
+        img.crop((20, 12, 300, 226)).save(folder / "beach_crop.jpg", quality=90)
+        index(store, folder, calibrated)
+        # Only the two new photos were looked for; the links run old -> new as well.
+        assert checked(store) == before + 2
+        assert {("beach.jpg", "beach_small.jpg"), ("beach.jpg", "beach_crop.jpg")} <= links(store)
+        report = dup.find_duplicates(store, folder, info)
+    assert grouped_paths(report) == [
+        {str(folder / n) for n in ("beach.jpg", "beach_small.jpg", "beach_crop.jpg")}
+    ]
+
+
+def test_an_edited_photo_loses_its_links_and_is_compared_again(
+    tmp_path: Path, calibrated: Registry
+) -> None:
+    folder = tmp_path / "photos"
+    fam = make_family(folder, 2)
+    info = calibrated.info("pixels-8x8")
+    with Store(tmp_path / "db.sqlite3") as store:
+        index(store, folder, calibrated)
+        assert any("f2_small.jpg" in pair for pair in links(store))
+        make_photo(fam["resized"], 99, (SIZE[0] // 3, SIZE[1] // 3))  # now another picture
+        index(store, folder, calibrated)
+        assert not any("f2_small.jpg" in pair for pair in links(store))
+        (group,) = dup.find_duplicates(store, folder, info).groups
+        assert str(fam["resized"]) not in group.paths
+        fam["resized"].unlink()  # a deleted photo's links go with its row
+        index(store, folder, calibrated)
+        assert checked(store) == len(fam) - 2  # (the exact copy shares its original's)
+
+
+def test_links_of_other_thresholds_are_not_used_and_are_dropped(tmp_path: Path) -> None:
+    folder = tmp_path / "photos"
+    make_family(folder, 3)
+    for seed in range(20, 24):
+        make_photo(folder / f"other{seed}.jpg", seed, SIZE, quality=90)
+    # (so loose that every photo is a "similar shot" of every other)
+    loose, strict = calibrated_registry(tmp_path, 0.5, 1.5), calibrated_registry(tmp_path, 1e-6)
+    info = strict.info("pixels-8x8")
+    with Store(tmp_path / "db.sqlite3") as store:
+        index(store, folder, loose)
+        assert links(store)
+        # Another calibration: the links are looked for again, with its thresholds only.
+        report = dup.find_duplicates(store, folder, info, "similar")
+        recipes = store._conn.execute(
+            "SELECT DISTINCT model FROM duplicate_links UNION SELECT model FROM duplicate_checked"
+        ).fetchall()
+        assert recipes == [(dup.links_recipe(info),)]
+        rows = store.duplicate_facts_under(folder, info.id)
+    photos = [dup.Photo(*r[:8]) for r in rows]
+    sigs = np.stack([np.frombuffer(r[8], np.uint8).reshape(32, 32) for r in rows])
+    lats = np.stack([np.frombuffer(r[9], np.float32) for r in rows])
+    again = dup.group_photos(photos, sigs, lats, "similar", dup.Thresholds.of(info))
+    assert [g.paths for g in report.groups] == [g.paths for g in again]
+    with_loose = dup.group_photos(
+        photos, sigs, lats, "similar", dup.Thresholds.of(loose.info("pixels-8x8"))
+    )
+    assert [g.paths for g in with_loose] != [g.paths for g in again]  # (the test has a point)
+
+
+def test_grouping_a_parent_folder_compares_photos_across_its_subfolders(
+    tmp_path: Path, calibrated: Registry
+) -> None:
+    """Links found within one subfolder say nothing about its neighbour: grouping the folder
+    above looks again, across both."""
+    info = calibrated.info("pixels-8x8")
+    phone, laptop = tmp_path / "all" / "phone", tmp_path / "all" / "laptop"
+    original = make_photo(phone / "cat.jpg", 5, SIZE, quality=92)
+    make_photo(phone / "dog.jpg", 6, SIZE, quality=92)
+    laptop.mkdir(parents=True)
+    Image.open(original).resize((160, 120)).save(laptop / "cat_email.jpg", quality=70)
+    make_photo(laptop / "tree.jpg", 8, SIZE, quality=92)
+    with Store(tmp_path / "db.sqlite3") as store:
+        index(store, phone, calibrated)
+        index(store, laptop, calibrated)
+        assert dup.find_duplicates(store, phone, info).groups == []
+        assert links(store) == set()
+        report = dup.find_duplicates(store, tmp_path / "all", info)
+        # ...and the subfolders are then covered by the parent's search: no new look.
+        marks = checked(store)
+        assert dup.link_duplicates(store, phone, info) == []
+        assert checked(store) == marks
+    assert grouped_paths(report) == [{str(original), str(laptop / "cat_email.jpg")}]
+
+
+@pytest.mark.parametrize("few", [dup._FEW_QUERIES, 64])
+def test_fresh_rows_find_the_pairs_a_search_of_everything_finds_for_them(
+    few: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The incremental search (a few new rows against all, the others against the new) finds
+    every pair with a new row that the search of all rows does, on the exact and the inverted-
+    file paths alike."""
+    monkeypatch.setattr(dup, "_FEW_QUERIES", few)  # (64: the new rows search an inverted file)
+    rng = np.random.default_rng(0)
+    for n in (1000, 6000):
+        base = rng.normal(size=(n, 16)).astype(np.float32)
+        close = rng.choice(n, n // 10, replace=False)
+        base[close[1::2]] = base[close[::2]] + 0.05 * rng.normal(size=(len(close) // 2, 16))
+        base /= np.linalg.norm(base, axis=1, keepdims=True)
+        fresh = np.zeros(n, bool)
+        fresh[rng.choice(n, n // 4, replace=False)] = True
+        rows = np.arange(n)
+        every = dup._distinct_pairs(dup._candidates(base, [(rows, base)], None, 8, 0.02))
+        wanted = every[fresh[every[:, 0]] | fresh[every[:, 1]]]
+        got = dup._distinct_pairs(dup._candidates(base, [(rows, base)], fresh, 8, 0.02))
+        assert len(wanted) > 10
+        assert (fresh[got[:, 0]] | fresh[got[:, 1]]).all()
+        as_keys = got[:, 0] * n + got[:, 1]
+        assert np.isin(wanted[:, 0] * n + wanted[:, 1], as_keys).all(), n
