@@ -481,9 +481,11 @@ def _grouped(
     edited: Callable[[str], bool | None] | None,
     sharp: Callable[[str], float | None] | None,
     cancel: CancelToken | None,
+    before_keepers: Callable[[list[Photo]], None] | None = None,
 ) -> list[Group]:
     """Groups from the links between nodes (`_exact_copies`) at `strictness`, keepers chosen.
-    `signature_rows` gives the signatures of rows of `photos` (for counted_as_framed)."""
+    `signature_rows` gives the signatures of rows of `photos` (for counted_as_framed);
+    `before_keepers` gets every grouped photo at once, before `edited` and `sharp` are asked."""
     if strictness == "exact":
         edges = {}
     elif strictness == "near":
@@ -495,6 +497,11 @@ def _grouped(
     centred = _centre_groups(len(members), edges, cancel, conflict)
     in_group = {node for nodes in centred for node in nodes}
     centred += [[node] for node, m in enumerate(members) if len(m) > 1 and node not in in_group]
+    if before_keepers is not None:
+        # (exact copies only: their keeper is the oldest file, nothing to read)
+        before_keepers(
+            [photos[i] for nodes in centred if len(nodes) > 1 for n in nodes for i in members[n]]
+        )
     out = []
     for nodes in centred:
         rows = [i for node in nodes for i in members[node]]
@@ -1274,7 +1281,40 @@ def link_duplicates(
         (photos[reps[x]].id for x in np.nonzero(fresh)[0]),
         folder,
     )
+    # The files a keeper choice would read, read now with the rest of the indexing work.
+    linked = {node for pair in found for node in pair}
+    keeper_facts(store, [photos[i] for node in sorted(linked) for i in members[node]], cancel)
     return notes
+
+
+def keeper_facts(
+    store: Store, photos: Sequence[Photo], cancel: CancelToken | None = None
+) -> dict[str, tuple[float | None, bool | None]]:
+    """{path: (sharpness, edited)} of these photos, from the store, reading (in threads) and
+    storing the files not read before; exact copies are read once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    known = store.keeper_facts_of(p.id for p in photos)
+    todo: dict[bytes | str, list[Photo]] = {}
+    for p in photos:
+        if p.id not in known:
+            todo.setdefault(p.hash if p.hash is not None else p.path, []).append(p)
+
+    def read(path: str) -> tuple[float | None, bool | None]:
+        if cancel is not None and cancel.cancelled:
+            return (None, None)
+        return sharpness(path), _edited(path)
+
+    if todo:
+        firsts = [same[0].path for same in todo.values()]
+        with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
+            values = list(pool.map(read, firsts))
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        rows = [(p.id, *v) for same, v in zip(todo.values(), values, strict=True) for p in same]
+        store.put_keeper_facts(rows)
+        known.update((i, (s, e)) for i, s, e in rows)
+    return {p.path: known[p.id] for p in photos}
 
 
 def _node_of_ids(photos: Sequence[Photo], members: list[list[int]]) -> dict[int, int]:
@@ -1334,8 +1374,17 @@ def find_duplicates(
         blank = bytes(sig.SIDE * sig.SIDE)
         return sig.as_array([found.get(photos[i].id) or blank for i in rows])
 
+    facts: dict[str, tuple[float | None, bool | None]] = {}
     report.groups = _grouped(
-        photos, members, edges, strictness, signature_rows, _edited, sharpness, cancel
+        photos,
+        members,
+        edges,
+        strictness,
+        signature_rows,
+        lambda path: facts[path][1],
+        lambda path: facts[path][0],
+        cancel,
+        lambda grouped: facts.update(keeper_facts(store, grouped, cancel)),
     )
     return report
 

@@ -108,6 +108,13 @@ _V5 = [
         PRIMARY KEY(photo_id, model)
     ) WITHOUT ROWID""",
     "CREATE INDEX duplicate_checked_model ON duplicate_checked(model)",
+    # What choosing a group's keeper reads from a photo's file (sharpness, an editor's EXIF
+    # tag), read once: a NULL is "could not be told".
+    """CREATE TABLE keeper_facts(
+        photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
+        sharpness REAL,
+        edited INTEGER
+    )""",
 ]
 
 #: MIGRATIONS[i] takes a store from schema version i to i + 1. Never edit a released step.
@@ -452,6 +459,29 @@ class Store:
             )
         return out
 
+    def keeper_facts_of(
+        self, photo_ids: Iterable[int]
+    ) -> dict[int, tuple[float | None, bool | None]]:
+        """(sharpness, edited) of these photos, for those whose file was read for them."""
+        ids = list(photo_ids)
+        out: dict[int, tuple[float | None, bool | None]] = {}
+        for i in range(0, len(ids), 500):
+            part = ids[i : i + 500]
+            marks = ",".join("?" * len(part))
+            for photo_id, sharp, edited in self._conn.execute(
+                f"SELECT photo_id, sharpness, edited FROM keeper_facts WHERE photo_id IN ({marks})",
+                part,
+            ):
+                out[photo_id] = (sharp, None if edited is None else bool(edited))
+        return out
+
+    def put_keeper_facts(self, rows: Iterable[tuple[int, float | None, bool | None]]) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO keeper_facts(photo_id, sharpness, edited) VALUES (?, ?, ?)",
+                ((i, s, None if e is None else int(e)) for i, s, e in rows),
+            )
+
     def duplicate_links(self, recipe: str) -> list[tuple[int, int, float]]:
         """Every stored duplicate link (photo id a, photo id b, rank) of a finder's recipe."""
         return self._conn.execute(
@@ -543,6 +573,7 @@ class Store:
                     "DELETE FROM duplicate_links WHERE a = ? OR b = ?", (photo_id, photo_id)
                 )
                 conn.execute("DELETE FROM duplicate_checked WHERE photo_id = ?", (photo_id,))
+                conn.execute("DELETE FROM keeper_facts WHERE photo_id = ?", (photo_id,))
             conn.execute(
                 """UPDATE photos SET size = ?, mtime_ns = ?, hash = ?,
                    width = COALESCE(?, width), height = COALESCE(?, height),
