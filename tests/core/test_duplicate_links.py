@@ -16,7 +16,7 @@ from photosort.core.encoders import Registry
 from photosort.core.indexer import Indexer
 from photosort.core.store import Store
 from tests.conftest import REPO, make_photo
-from tests.core.test_duplicates import SIZE, make_family
+from tests.core.test_duplicates import SIZE, make_family, make_family_among_others
 
 
 def calibrated_registry(root: Path, near: float = 0.5, similar: float = 0.05) -> Registry:
@@ -51,6 +51,15 @@ def checked(store: Store) -> int:
     return store._conn.execute("SELECT COUNT(*) FROM duplicate_checked").fetchone()[0]
 
 
+def compared_again(store: Store, folder: Path, info, strictness: str) -> list[dup.Group]:
+    """group_photos on the folder's facts: every photo compared afresh, no stored link read."""
+    rows = store.duplicate_facts_under(folder, info.id)
+    photos = [dup.Photo(*r[:8]) for r in rows]
+    sigs = np.stack([np.frombuffer(r[8], np.uint8).reshape(32, 32) for r in rows])
+    lats = np.stack([np.frombuffer(r[9], np.float32) for r in rows])
+    return dup.group_photos(photos, sigs, lats, strictness, dup.Thresholds.of(info))
+
+
 def grouped_paths(report: dup.Report) -> list[set[str]]:
     return sorted((set(g.paths) for g in report.groups), key=sorted)
 
@@ -59,9 +68,7 @@ def test_indexing_links_the_copies_and_grouping_then_reads_the_links(
     tmp_path: Path, calibrated: Registry
 ) -> None:
     folder = tmp_path / "photos"
-    fam = make_family(folder, 1)
-    for seed in range(20, 26):
-        make_photo(folder / f"other{seed}.jpg", seed, SIZE, quality=90)
+    fam = make_family_among_others(folder, 1, range(20, 26))
     info = calibrated.info("pixels-8x8")
     with Store(tmp_path / "db.sqlite3") as store:
         index(store, folder, calibrated)
@@ -70,11 +77,7 @@ def test_indexing_links_the_copies_and_grouping_then_reads_the_links(
         assert ("f1_crop.jpg", "f1_original.jpg") in links(store)
         report = dup.find_duplicates(store, folder, info)
         # Grouping from the links equals comparing everything again, here and now.
-        rows = store.duplicate_facts_under(folder, info.id)
-        photos = [dup.Photo(*r[:8]) for r in rows]
-        sigs = np.stack([np.frombuffer(r[8], np.uint8).reshape(32, 32) for r in rows])
-        lats = np.stack([np.frombuffer(r[9], np.float32) for r in rows])
-        again = dup.group_photos(photos, sigs, lats, "near", dup.Thresholds.of(info))
+        again = compared_again(store, folder, info, "near")
     assert grouped_paths(report) == [{str(p) for p in fam.values()}]
     assert [g.paths for g in again] == [g.paths for g in report.groups]
     assert [g.reason for g in again] == [g.reason for g in report.groups]
@@ -141,15 +144,9 @@ def test_links_of_other_thresholds_are_not_used_and_are_dropped(tmp_path: Path) 
             "SELECT DISTINCT model FROM duplicate_links UNION SELECT model FROM duplicate_checked"
         ).fetchall()
         assert recipes == [(dup.links_recipe(info),)]
-        rows = store.duplicate_facts_under(folder, info.id)
-    photos = [dup.Photo(*r[:8]) for r in rows]
-    sigs = np.stack([np.frombuffer(r[8], np.uint8).reshape(32, 32) for r in rows])
-    lats = np.stack([np.frombuffer(r[9], np.float32) for r in rows])
-    again = dup.group_photos(photos, sigs, lats, "similar", dup.Thresholds.of(info))
+        again = compared_again(store, folder, info, "similar")
+        with_loose = compared_again(store, folder, loose.info("pixels-8x8"), "similar")
     assert [g.paths for g in report.groups] == [g.paths for g in again]
-    with_loose = dup.group_photos(
-        photos, sigs, lats, "similar", dup.Thresholds.of(loose.info("pixels-8x8"))
-    )
     assert [g.paths for g in with_loose] != [g.paths for g in again]  # (the test has a point)
 
 

@@ -55,6 +55,14 @@ def make_family(folder: Path, seed: int) -> dict[str, Path]:
     return out
 
 
+def make_family_among_others(folder: Path, seed: int, others: range) -> dict[str, Path]:
+    """make_family's photos, and unrelated photos beside them."""
+    fam = make_family(folder, seed)
+    for other in others:
+        make_photo(folder / f"other{other}.jpg", other, SIZE, quality=90)
+    return fam
+
+
 def index(folder: Path, db: Path, registry: Registry) -> Store:
     store = Store(db)
     Indexer(store, registry.encoder("pixels-8x8")).index_folder(folder)
@@ -65,9 +73,7 @@ def test_an_original_and_its_copies_form_one_group_and_other_photos_none(
     tmp_path: Path, calibrated: Registry
 ) -> None:
     folder = tmp_path / "photos"
-    fam = make_family(folder, 1)
-    for seed in range(20, 26):
-        make_photo(folder / f"other{seed}.jpg", seed, SIZE, quality=90)
+    fam = make_family_among_others(folder, 1, range(20, 26))
     with index(folder, tmp_path / "db.sqlite3", calibrated) as store:
         report = dup.find_duplicates(store, folder, calibrated.info("pixels-8x8"))
     assert not report.notes
