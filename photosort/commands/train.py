@@ -55,9 +55,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--distill-epochs",
         type=int,
         default=0,
-        help="content models with --input-size below the backbone's own: first fine-tune the "
-        "backbone's upper blocks for N epochs so its features at that size match its features "
-        "at full size (no labels used; 0 = plain ImageNet weights)",
+        help="content models and general-vae with --input-size below the backbone's own: first "
+        "fine-tune the backbone's upper blocks for N epochs so its features at that size match "
+        "its features at full size (no labels used; 0 = plain ImageNet weights)",
     )
     parser.add_argument(
         "--distill-teacher",
@@ -70,7 +70,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--distill-images",
         type=int,
         default=6000,
-        help="photos of --data the distillation learns from (a seeded sample)",
+        help="content models: photos of --data the distillation learns from (a seeded sample); "
+        "general-vae: photos per distillation epoch (a new seeded sample of the fitting split "
+        "each epoch)",
     )
     parser.add_argument(
         "--whitening",
@@ -179,7 +181,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _run_general(args: argparse.Namespace, ckpt: str) -> int:
-    from photosort.training.general import GeneralRecipe, train_general_vae
+    from photosort.training.backbones import BACKBONES
+    from photosort.training.general import (
+        GeneralRecipe,
+        distill_general_backbone,
+        train_general_vae,
+    )
 
     recipe = GeneralRecipe(backbone=args.backbone, seed=args.seed)
     for field, value in (
@@ -196,6 +203,17 @@ def _run_general(args: argparse.Namespace, ckpt: str) -> int:
     ):
         if value is not None:
             setattr(recipe, field, value)
+    if args.distill_epochs > 0 and recipe.input_size < BACKBONES[recipe.backbone][2]:
+        from photosort.training.trainer import TrainingInterrupted
+
+        try:
+            weights = distill_general_backbone(
+                args.data, recipe, ckpt, args.distill_epochs, args.distill_images,
+                threads=args.threads,
+            )  # fmt: skip
+        except TrainingInterrupted:  # it saved its checkpoint and said where
+            return 3
+        recipe.backbone_weights = str(weights)
     summary = train_general_vae(
         args.data,
         args.out,

@@ -10,6 +10,7 @@ mean 127/255 and std 128/255 on the [0, 1] scale the core uses. ``probe_preproce
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import torch
@@ -50,6 +51,13 @@ def load_backbone(
     state = torch.load(weights, map_location="cpu", weights_only=True)
     model.load_state_dict(state)
     return model.eval()
+
+
+def weights_tag(path: str | Path | None) -> str:
+    """A short digest of a weights file, for cache keys (features depend on the weights)."""
+    if path is None:
+        return "imagenet"
+    return hashlib.sha1(Path(path).read_bytes()).hexdigest()[:12]
 
 
 def gem(x: torch.Tensor, p: float = 3.0, eps: float = 1e-6) -> torch.Tensor:

@@ -28,8 +28,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from . import data as D
-from .backbones import BACKBONES, TF_LITE_MEAN, TF_LITE_STD, load_backbone
-from .distill import weights_tag
+from .backbones import BACKBONES, TF_LITE_MEAN, TF_LITE_STD, load_backbone, weights_tag
 from .export import compress_fp16_weights, export_onnx, onnx_paths, write_manifest
 from .models import ConvDecoder, ConvEncoder
 from .plots import loss_curve_png, recon_grid_png

@@ -22,7 +22,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .backbones import BACKBONES, TF_LITE_MEAN, TF_LITE_STD, load_backbone
+from .backbones import BACKBONES, TF_LITE_MEAN, TF_LITE_STD, load_backbone, weights_tag
 from .export import export_onnx
 from .progress import ProgressBar
 
@@ -71,8 +71,13 @@ class RegionPooled(nn.Module):
         return torch.cat(quarter_poolings(self.backbone.extract_features(x)), dim=1)
 
 
-def _cache_key(backbone: str, size: int, resize: str, paths: list[Path]) -> str:
-    text = "\n".join([backbone, str(size), resize] + [str(p) for p in paths])
+def _cache_key(
+    backbone: str, size: int, resize: str, paths: list[Path], weights: str | Path | None = None
+) -> str:
+    # ImageNet weights add nothing to the key, so the caches made before weights could be
+    # chosen still match.
+    tag = [] if weights is None else [weights_tag(weights)]
+    text = "\n".join([backbone, str(size), resize] + tag + [str(p) for p in paths])
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -85,12 +90,14 @@ def extract_poolings(
     threads: int = 2,
     batch_size: int = 32,
     label: str = "features",
+    weights: str | Path | None = None,
 ) -> dict[str, np.ndarray]:
-    """{"avg"|"gem"|"max": float32 [N, 1280]} for ``paths``; unreadable photos give zero rows."""
+    """{"avg"|"gem"|"max": float32 [N, 1280]} for ``paths``; unreadable photos give zero rows.
+    ``weights``: the backbone's weights if not ImageNet's (a distilled student)."""
     size = size or BACKBONES[backbone][2]
     arr = _extract(
-        paths, cache_dir, "pool", lambda: MultiPooled(load_backbone(backbone, size)),
-        3 * 1280, backbone, size, resize, threads, batch_size, label,
+        paths, cache_dir, "pool", lambda: MultiPooled(load_backbone(backbone, size, weights)),
+        3 * 1280, backbone, size, resize, threads, batch_size, label, weights,
     )  # fmt: skip
     return {name: arr[:, i * 1280 : (i + 1) * 1280] for i, name in enumerate(POOLINGS)}
 
@@ -104,12 +111,14 @@ def extract_regions(
     threads: int = 2,
     batch_size: int = 32,
     label: str = "regions",
+    weights: str | Path | None = None,
 ) -> np.ndarray:
-    """float32 [N, 4, 1280]: :class:`RegionPooled` features of ``paths`` (zeros if unreadable)."""
+    """float32 [N, 4, 1280]: :class:`RegionPooled` features of ``paths`` (zeros if unreadable).
+    ``weights``: as for :func:`extract_poolings`."""
     size = size or BACKBONES[backbone][2]
     arr = _extract(
-        paths, cache_dir, "regions", lambda: RegionPooled(load_backbone(backbone, size)),
-        4 * 1280, backbone, size, resize, threads, batch_size, label,
+        paths, cache_dir, "regions", lambda: RegionPooled(load_backbone(backbone, size, weights)),
+        4 * 1280, backbone, size, resize, threads, batch_size, label, weights,
     )  # fmt: skip
     return arr.reshape(len(paths), 4, 1280)
 
@@ -126,6 +135,7 @@ def _extract(
     threads: int,
     batch_size: int,
     label: str,
+    weights: str | Path | None = None,
 ) -> np.ndarray:
     """float32 [N, width] outputs of ``make_module()`` for ``paths``, cached on disk.
 
@@ -138,7 +148,8 @@ def _extract(
 
     cache_dir = Path(cache_dir).expanduser()
     cache_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{kind}-{backbone}-{size}-{resize}-{_cache_key(backbone, size, resize, paths)}"
+    key = _cache_key(backbone, size, resize, paths, weights)
+    stem = f"{kind}-{backbone}-{size}-{resize}-{key}"
     final = cache_dir / f"{stem}.npy"
     if final.exists():
         return np.load(final).astype(np.float32)

@@ -252,6 +252,9 @@ class GeneralRecipe:
     heldout_fraction: float = 0.1
     max_per_collection: int | None = 4000
     seed: int = 13
+    # A distilled backbone (``distill_general_backbone``: at ``input_size``, taught by itself at
+    # its native size) instead of the ImageNet weights; None: ImageNet's.
+    backbone_weights: str | None = None
     # The decoder
     image_size: int = 64
     epochs: int = 12
@@ -332,6 +335,59 @@ def cached_thumbnails(
     return out
 
 
+def distill_general_backbone(
+    data: list[str | Path],
+    recipe: GeneralRecipe,
+    checkpoint_dir: str | Path,
+    epochs: int,
+    per_epoch: int | None = 6000,
+    lr: float = 2e-4,
+    batch_size: int = 32,
+    threads: int = 2,
+    log=print,
+) -> Path:
+    """Weights of the recipe's backbone at ``recipe.input_size`` px, taught (no labels) to give
+    what it gives at its native size on the fitting split of ``data``: the whole map's average
+    pooling with its length (the classifier reads it raw) and the four quarters' poolings (the
+    regional looks), as :class:`GeneralEncoder` reads them. ``per_epoch`` photos make an epoch
+    (a new seeded sample each time). Checkpointed every epoch; calling again resumes, or
+    returns the finished weights."""
+    from .distill import distill_backbone
+
+    ckdir = Path(checkpoint_dir).expanduser()
+    r = recipe
+    native = BACKBONES[r.backbone][2]
+    fit_paths, _ = split_heldout(data, r.heldout_fraction, r.seed, r.max_per_collection)
+    cache = ckdir / "cache"
+    pooled = extract_poolings(
+        fit_paths, cache, r.backbone, native, r.resize, threads, label="teacher"
+    )["avg"]
+    regions = extract_regions(
+        fit_paths, cache, r.backbone, native, r.resize, threads, label="teacher"
+    )
+    # The photos and the schedule decide the weights: two runs share a folder only if equal.
+    schedule = [str(epochs), str(per_epoch), str(lr), str(batch_size)]
+    text = "\n".join(schedule + [str(p) for p in fit_paths])
+    run = ckdir / f"distill-general-{hashlib.sha1(text.encode()).hexdigest()[:10]}"
+    return distill_backbone(
+        fit_paths,
+        pooled,
+        r.backbone,
+        r.input_size,
+        run,
+        epochs=epochs,
+        batch_size=batch_size,
+        lr=lr,
+        seed=r.seed,
+        threads=threads,
+        log=log,
+        teacher_quarters=regions,
+        length_weight=1.0,
+        per_epoch=per_epoch,
+        resize=r.resize,
+    )
+
+
 def train_general_vae(
     data: list[str | Path],
     out: str | Path,
@@ -354,18 +410,21 @@ def train_general_vae(
     model_id = Path(out).name
     fit_paths, held = split_heldout(data, r.heldout_fraction, r.seed, r.max_per_collection)
     log(f"{len(fit_paths)} photos to fit on, {sum(map(len, held.values()))} held out")
+    weights = r.backbone_weights
     pooled = extract_poolings(
-        fit_paths, ckdir / "cache", r.backbone, r.input_size, r.resize, threads, label="fit"
-    )["avg"]
+        fit_paths, ckdir / "cache", r.backbone, r.input_size, r.resize, threads, label="fit",
+        weights=weights,
+    )["avg"]  # fmt: skip
     usable = np.linalg.norm(pooled, axis=1) > 0  # unreadable photos gave zero rows
-    backbone = load_backbone(r.backbone, r.input_size)
+    backbone = load_backbone(r.backbone, r.input_size, weights)
     fc_w = backbone._fc.weight.detach().numpy()
     fc_b = backbone._fc.bias.detach().numpy()
     regions = None
     if r.region_weight > 0:
         regions = extract_regions(
-            fit_paths, ckdir / "cache", r.backbone, r.input_size, r.resize, threads, label="fit"
-        )
+            fit_paths, ckdir / "cache", r.backbone, r.input_size, r.resize, threads, label="fit",
+            weights=weights,
+        )  # fmt: skip
     head = fit_head(pooled[usable], fc_w, fc_b, r, None if regions is None else regions[usable])
     (ckdir / model_id).mkdir(parents=True, exist_ok=True)
     np.savez(ckdir / model_id / "head.npz", **{k: v for k, v in asdict(head).items()})
