@@ -252,7 +252,9 @@ def _latent_neighbours(
         return _candidates(whole, [(every, whole)], fresh, k, max_distance)
     rng = np.random.default_rng(0)
     sample = lat[rng.choice(np.nonzero(has)[0], min(int(has.sum()), 2048), replace=False)]
-    _, vectors = np.linalg.eigh(sample.astype(np.float64).T @ sample)
+    # (float32: the float64 decomposition took 2.5-6 s of a busy 2-core machine, this 0.3 s;
+    # the search needs the strongest directions, not their last digits)
+    _, vectors = np.linalg.eigh(sample.T @ sample)
     axes = np.ascontiguousarray(vectors[:, ::-1][:, :LATENT_SEARCH_DIMS], dtype=np.float32)
     reduced = np.concatenate([lat[np.arange(i, min(m, i + _CHUNK))] @ axes
                               for i in range(0, m, _CHUNK)])  # fmt: skip
@@ -436,7 +438,7 @@ def group_photos(
     edges: dict[tuple[int, int], float] = {}
     if strictness != "exact" and len(photos) > 1:
         reps = np.array([m[0] for m in members])
-        edges = _link_nodes(photos, reps, signatures, latents, thresholds, None, {}, cancel)
+        edges = _link_nodes(photos, reps, signatures, latents, thresholds, None, None, cancel)
 
     def signature_rows(rows: list[int]) -> np.ndarray | None:
         return None if signatures is None else np.asarray(signatures[np.array(rows)])
@@ -484,8 +486,9 @@ def _grouped(
     before_keepers: Callable[[list[Photo]], None] | None = None,
 ) -> list[Group]:
     """Groups from the links between nodes (`_exact_copies`) at `strictness`, keepers chosen.
-    `signature_rows` gives the signatures of rows of `photos` (for counted_as_framed);
-    `before_keepers` gets every grouped photo at once, before `edited` and `sharp` are asked."""
+    `signature_rows` gives the signatures of rows of `photos` (for counted_as_framed), asked
+    once for every photo of a group that is not only exact copies; `before_keepers` gets
+    those photos too, before `edited` and `sharp` are asked."""
     if strictness == "exact":
         edges = {}
     elif strictness == "near":
@@ -497,24 +500,27 @@ def _grouped(
     centred = _centre_groups(len(members), edges, cancel, conflict)
     in_group = {node for nodes in centred for node in nodes}
     centred += [[node] for node, m in enumerate(members) if len(m) > 1 and node not in in_group]
-    if before_keepers is not None:
-        # (exact copies only: their keeper is the oldest file, nothing to read)
-        before_keepers(
-            [photos[i] for nodes in centred if len(nodes) > 1 for n in nodes for i in members[n]]
-        )
-    out = []
+    groups = []
     for nodes in centred:
-        rows = [i for node in nodes for i in members[node]]
         centre = nodes[0]
         worst = max((edges[(min(centre, o), max(centre, o))] for o in nodes[1:]), default=0.0)
         kind = "exact" if len(nodes) == 1 else ("similar" if worst >= _SIMILAR_RANK else "near")
-        group = Group([photos[i] for i in rows], kind)
-        framed: set[str] = set()
-        pixels = signature_rows(rows) if kind != "exact" else None
+        groups.append((Group([photos[i] for n in nodes for i in members[n]], kind), nodes))
+    # (exact copies only: their keeper is the oldest file, nothing to read)
+    compared = [g for g, _ in groups if g.kind != "exact"]
+    rows = [i for g, nodes in groups if g.kind != "exact" for n in nodes for i in members[n]]
+    framed = [set() for _ in compared]
+    if compared:
+        if before_keepers is not None:
+            before_keepers([photos[i] for i in rows])
+        pixels = signature_rows(rows)
         if pixels is not None:
-            by_photo = {id(photos[i]): pixels[j] for j, i in enumerate(rows)}
-            framed = counted_as_framed(group, lambda p, s=by_photo: s[id(p)])
-        choose_keeper(group, edited, lambda p, f=framed: p.path in f, sharp)
+            framed = counted_as_framed_many(compared, pixels)
+    framed_of = {id(g): f for g, f in zip(compared, framed, strict=True)}
+    out = []
+    for group, _ in groups:
+        seen = framed_of.get(id(group), set())
+        choose_keeper(group, edited, lambda p, f=seen: p.path in f, sharp)
         out.append(group)
     out.sort(key=lambda g: (-len(g.photos), g.keeper.path))
     return out
@@ -568,15 +574,16 @@ def _link_nodes(
     latents: np.ndarray | None,
     thresholds: Thresholds | None,
     fresh: np.ndarray | None,
-    known: dict[tuple[int, int], float],
+    known_of: Callable[[np.ndarray], dict[tuple[int, int], float]] | None,
     cancel: CancelToken | None,
 ) -> dict[tuple[int, int], float]:
     """The duplicate links between nodes (one representative row of `photos` each, `reps`):
     {(node a < node b): certainty rank}, near-copies and similar shots alike (the grouping
     picks by strictness).
 
-    With `fresh` (a mask of nodes), only links with a fresh node are looked for: `known` holds
-    the links among the others, found before, which only the last step below reads.
+    With `fresh` (a mask of nodes), only links with a fresh node are looked for; `known_of`
+    gives the links found before that touch some of the given nodes, which only the last step
+    below reads.
     """
     import numpy as np
 
@@ -646,6 +653,12 @@ def _link_nodes(
     # meet as candidates, though both are duplicates of a third photo. Every two photos linked to
     # one photo are therefore checked too, once (the grouping needs the links to its centre):
     # over all its links, or its near-copy links only when those are few enough.
+    known: dict[tuple[int, int], float] = {}
+    if fresh is not None and known_of is not None and edges:
+        # Every link of a fresh node is new; an old node linked to one also has older links,
+        # and those are all the older links the step needs.
+        ends = np.array(list(edges), dtype=np.int64).ravel()
+        known = known_of(np.unique(ends[~fresh[ends]]))
     links: dict[int, list[int]] = {}
     near: dict[int, list[int]] = {}
     for (x, y), rank in (*known.items(), *edges.items()):
@@ -948,8 +961,8 @@ def _closest_centre(
         for node in g[1:]:
             options = [
                 c
-                for c in centres
-                if c in links[node] and (conflict is None or not conflict(node, c))
+                for c in links[node]
+                if c in is_centre and (conflict is None or not conflict(node, c))
             ]
             home[node] = min(options, key=lambda c: (links[node][c], c)) if options else g[0]
     out: dict[int, list[int]] = {c: [c] for c in centres}
@@ -1148,35 +1161,67 @@ def counted_as_framed(group: Group, signature_of: Callable[[Photo], np.ndarray])
     """
     import numpy as np
 
-    photos = group.photos
-    pixels = np.stack([np.asarray(signature_of(p), np.float32) for p in photos])
+    pixels = np.stack([np.asarray(signature_of(p), np.float32) for p in group.photos])
+    return counted_as_framed_many([group], pixels)[0]
+
+
+def counted_as_framed_many(groups: list[Group], pixels: np.ndarray) -> list[set[str]]:
+    """counted_as_framed of each group; `pixels` holds the signatures of every group's photos,
+    group after group. The pictures are compared for all groups at once (a folder of 100,000
+    photos has thousands of groups)."""
+    import numpy as np
+
+    pixels = np.asarray(pixels, np.float32)
     looks = looks_framed_many(pixels)
-    n = len(photos)
-    main = np.zeros(n, bool)
-    if 1 < n <= _MAIN_PICTURE_UP_TO:
+    starts = np.cumsum([0] + [len(g.photos) for g in groups])
+    pair_a, pair_b = [], []
+    for g, at in zip(groups, starts, strict=False):
+        if 1 < len(g.photos) <= _MAIN_PICTURE_UP_TO:
+            a, b = np.triu_indices(len(g.photos), 1)
+            pair_a.append(a + at)
+            pair_b.append(b + at)
+    same = np.zeros(0, bool)
+    a_all = b_all = np.zeros(0, np.int64)
+    if pair_a:
+        a_all, b_all = np.concatenate(pair_a), np.concatenate(pair_b)
         det = _normalised(sig.details(pixels))
-        a, b = np.triu_indices(n, 1)
-        same = _picture_scores(det[a], det[b]) >= 0
-        # Files with the same bytes are one photo: each photo counts the distinct pictures it
-        # agrees with, so an exact copy neither adds to its original's count nor, agreeing
-        # with both, lifts a resized copy above them.
-        content = [p.hash if p.hash is not None else i for i, p in enumerate(photos)]
-        seen: list[set] = [set() for _ in photos]
-        for i, j in zip(a[same], b[same], strict=True):
-            if content[i] != content[j]:
-                seen[i].add(content[j])
-                seen[j].add(content[i])
-        agree = np.array([len(x) for x in seen])
-        if agree.max() > 0:
-            main = agree == agree.max()
-    if not main.any():
-        return {p.path for p, f in zip(photos, looks, strict=True) if f}
-    largest = max(p.pixels for p, m in zip(photos, main, strict=True) if m)
-    return {
-        p.path
-        for p, f, m in zip(photos, looks, main, strict=True)
-        if not m and (f or p.pixels > largest)
-    }
+        same = np.concatenate([
+            _picture_scores(det[a_all[p]], det[b_all[p]]) >= 0
+            for p in _chunks(np.arange(len(a_all)), _CHUNK)
+        ])  # fmt: skip
+    # Pairs of one group lie together in a_all (groups in order): split by group.
+    bounds = np.searchsorted(a_all, starts)
+    out = []
+    for k, g in enumerate(groups):
+        photos, at = g.photos, int(starts[k])
+        n = len(photos)
+        main = np.zeros(n, bool)
+        if 1 < n <= _MAIN_PICTURE_UP_TO:
+            lo, hi = bounds[k], bounds[k + 1]
+            ok = same[lo:hi]
+            # Files with the same bytes are one photo: each photo counts the distinct pictures
+            # it agrees with, so an exact copy neither adds to its original's count nor,
+            # agreeing with both, lifts a resized copy above them.
+            content = [p.hash if p.hash is not None else i for i, p in enumerate(photos)]
+            seen: list[set] = [set() for _ in photos]
+            for i, j in zip(a_all[lo:hi][ok] - at, b_all[lo:hi][ok] - at, strict=True):
+                if content[i] != content[j]:
+                    seen[i].add(content[j])
+                    seen[j].add(content[i])
+            agree = np.array([len(x) for x in seen])
+            if agree.max() > 0:
+                main = agree == agree.max()
+        flat = looks[at : at + n]
+        if not main.any():
+            out.append({p.path for p, f in zip(photos, flat, strict=True) if f})
+            continue
+        largest = max(p.pixels for p, m in zip(photos, main, strict=True) if m)
+        out.append({
+            p.path
+            for p, f, m in zip(photos, flat, main, strict=True)
+            if not m and (f or p.pixels > largest)
+        })  # fmt: skip
+    return out
 
 
 #: Groups bigger than this skip the main-picture search (n^2 comparisons); few are.
@@ -1230,16 +1275,30 @@ def link_duplicates(
     (both ways), and a folder where nothing changed costs one query.
 
     Photos indexed before signatures existed get one now (their file is read once)."""
-    import numpy as np
 
     folder = os.path.abspath(os.fspath(folder))
+    photos = [Photo(*r[:8]) for r in store.duplicate_facts_under(folder, info.id, blobs=False)]
+    return _link_new(store, folder, info, photos, progress, cancel)[0]
+
+
+def _link_new(
+    store: Store,
+    folder: str,
+    info: ModelInfo,
+    photos: list[Photo],
+    progress: ProgressCallback,
+    cancel: CancelToken | None,
+) -> tuple[list[str], list[list[int]]]:
+    """link_duplicates, given the facts of the folder's photos (without their signatures and
+    latents, which are only read when some photo was not looked at yet). Also returns the
+    photos' exact copies (`_exact_copies`), for the grouping that follows."""
+    import numpy as np
+
     recipe = links_recipe(info)
     checked = store.duplicate_checked_under(folder, recipe)
-    facts = store.duplicate_facts_under(folder, info.id, blobs=False)
-    members = _exact_copies([Photo(*r[:8]) for r in facts], lambda p: p.id in checked)
-    if not any(facts[m[0]][0] not in checked for m in members) or len(facts) < 2:
-        return []
-    del facts, members
+    given = _exact_copies(photos, lambda p: p.id in checked)
+    if len(photos) < 2 or all(photos[m[0]].id in checked for m in given):
+        return [], given
     rows = store.duplicate_facts_under(folder, info.id)
     photos = [Photo(*r[:8]) for r in rows]
     members = _exact_copies(photos, lambda p: p.id in checked)
@@ -1270,9 +1329,13 @@ def link_duplicates(
                 latents[i] = np.frombuffer(r[9], np.float32)
     del rows
     node_of = _node_of_ids(photos, members)
-    known = _edges_between(store.duplicate_links(recipe), node_of)
+
+    def known_of(nodes: np.ndarray) -> dict[tuple[int, int], float]:
+        ids = [photos[i].id for node in nodes for i in members[node]]
+        return _edges_between(store.duplicate_links_of(recipe, ids), node_of)
+
     found = _link_nodes(
-        photos, reps, signatures, latents, Thresholds.of(info), fresh, known, cancel
+        photos, reps, signatures, latents, Thresholds.of(info), fresh, known_of, cancel
     )
     store.put_duplicate_links(
         recipe,
@@ -1284,7 +1347,7 @@ def link_duplicates(
     # The files a keeper choice would read, read now with the rest of the indexing work.
     linked = {node for pair in found for node in pair}
     keeper_facts(store, [photos[i] for node in sorted(linked) for i in members[node]], cancel)
-    return notes
+    return notes, given
 
 
 def keeper_facts(
@@ -1350,8 +1413,10 @@ def find_duplicates(
     _check_strictness(strictness)
     folder = os.path.abspath(os.fspath(folder))
     notes: list[str] = []
+    photos = [Photo(*r[:8]) for r in store.duplicate_facts_under(folder, info.id, blobs=False)]
+    members = None
     if strictness != "exact":
-        notes = link_duplicates(store, folder, info, progress, cancel)
+        notes, members = _link_new(store, folder, info, photos, progress, cancel)
         if Thresholds.of(info) is None:
             notes.append(
                 f"the encoder {info.id} has no calibrated duplicate threshold: crops and similar "
@@ -1360,13 +1425,14 @@ def find_duplicates(
             )
     if cancel is not None:
         cancel.raise_if_cancelled()
-    photos = [Photo(*r[:8]) for r in store.duplicate_facts_under(folder, info.id, blobs=False)]
     report = Report(strictness=strictness, photos=len(photos), notes=notes)
-    members = _exact_copies(photos)
+    members = members or _exact_copies(photos)
     edges: dict[tuple[int, int], float] = {}
     if strictness != "exact":
+        # (the default strictness reads the near-copy links only: similar shots are many more)
+        below = _SIMILAR_RANK if strictness == "near" else float("inf")
         edges = _edges_between(
-            store.duplicate_links(links_recipe(info)), _node_of_ids(photos, members)
+            store.duplicate_links(links_recipe(info), below), _node_of_ids(photos, members)
         )
 
     def signature_rows(rows: list[int]) -> np.ndarray:

@@ -100,7 +100,8 @@ _V5 = [
         PRIMARY KEY(a, b, model)
     ) WITHOUT ROWID""",
     "CREATE INDEX duplicate_links_b ON duplicate_links(b)",
-    "CREATE INDEX duplicate_links_model ON duplicate_links(model)",
+    # (near-copy links are the few with a low rank: the default grouping reads only those)
+    "CREATE INDEX duplicate_links_rank ON duplicate_links(model, rank)",
     """CREATE TABLE duplicate_checked(
         photo_id INTEGER NOT NULL REFERENCES photos(id) ON DELETE CASCADE,
         model TEXT NOT NULL,
@@ -482,11 +483,33 @@ class Store:
                 ((i, s, None if e is None else int(e)) for i, s, e in rows),
             )
 
-    def duplicate_links(self, recipe: str) -> list[tuple[int, int, float]]:
-        """Every stored duplicate link (photo id a, photo id b, rank) of a finder's recipe."""
+    def duplicate_links(
+        self, recipe: str, below: float = float("inf")
+    ) -> list[tuple[int, int, float]]:
+        """The stored duplicate links (photo id a, photo id b, rank) of a finder's recipe, those
+        ranked below `below`."""
         return self._conn.execute(
-            "SELECT a, b, rank FROM duplicate_links WHERE model = ?", (recipe,)
+            "SELECT a, b, rank FROM duplicate_links WHERE model = ? AND rank < ?",
+            (recipe, below),
         ).fetchall()
+
+    def duplicate_links_of(
+        self, recipe: str, photo_ids: Iterable[int]
+    ) -> list[tuple[int, int, float]]:
+        """The stored duplicate links of a finder's recipe that touch these photos."""
+        ids = list(photo_ids)
+        out: set[tuple[int, int, float]] = set()
+        for i in range(0, len(ids), 400):
+            part = ids[i : i + 400]
+            marks = ",".join("?" * len(part))
+            out.update(
+                self._conn.execute(
+                    f"""SELECT a, b, rank FROM duplicate_links WHERE model = ?
+                        AND (a IN ({marks}) OR b IN ({marks}))""",
+                    (recipe, *part, *part),
+                ).fetchall()
+            )
+        return sorted(out)
 
     def duplicate_checked_under(self, folder: str | os.PathLike[str], recipe: str) -> set[int]:
         """Ids of the photos below `folder` whose duplicates were looked for among a folder

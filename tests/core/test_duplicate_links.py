@@ -108,6 +108,37 @@ def test_a_new_copy_is_compared_alone_and_joins_its_original(
     ]
 
 
+def test_links_found_photo_by_photo_include_those_found_all_at_once(
+    tmp_path: Path, calibrated: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Copies arriving in two batches are linked to each other as well, not only to the
+    original (the older links of the photos they join are read for it). One neighbour per
+    photo, as in a folder crowded with look-alikes: the links then come from the check of every
+    two photos linked to a third."""
+    monkeypatch.setattr(dup, "NEIGHBOURS", 1)
+    folder = tmp_path / "photos"
+    fam = make_family_among_others(folder, 4, range(30, 36))
+    later = {fam["watermark"], fam["rotated"], folder / "other35.jpg"}
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for path in later:
+        path.rename(aside / path.name)
+    info = calibrated.info("pixels-8x8")
+    with Store(tmp_path / "db.sqlite3") as store:
+        index(store, folder, calibrated)
+        for path in later:
+            (aside / path.name).rename(path)
+        index(store, folder, calibrated)
+        in_batches = links(store)
+        with store.transaction() as conn:
+            conn.execute("DELETE FROM duplicate_checked")
+            conn.execute("DELETE FROM duplicate_links")
+        dup.link_duplicates(store, folder, info)
+        at_once = links(store)
+    assert ("f4_marked.jpg", "f4_turned.png") in at_once
+    assert at_once <= in_batches
+
+
 def test_an_edited_photo_loses_its_links_and_is_compared_again(
     tmp_path: Path, calibrated: Registry
 ) -> None:
