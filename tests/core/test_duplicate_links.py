@@ -111,10 +111,10 @@ def test_a_new_copy_is_compared_alone_and_joins_its_original(
 def test_links_found_photo_by_photo_include_those_found_all_at_once(
     tmp_path: Path, calibrated: Registry, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Copies arriving in two batches are linked to each other as well, not only to the
-    original (the older links of the photos they join are read for it). One neighbour per
-    photo, as in a folder crowded with look-alikes: the links then come from the check of every
-    two photos linked to a third."""
+    """Copies arriving in two batches end up with every link that comparing them all at once
+    finds (the new photos search the old, the old search the new, and every two photos linked
+    to a third are checked). One neighbour per photo, as in a folder crowded with look-alikes,
+    so that most links come from those last two routes."""
     monkeypatch.setattr(dup, "NEIGHBOURS", 1)
     folder = tmp_path / "photos"
     fam = make_family_among_others(folder, 4, range(30, 36))
