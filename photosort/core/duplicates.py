@@ -1344,40 +1344,67 @@ def _link_new(
         (photos[reps[x]].id for x in np.nonzero(fresh)[0]),
         folder,
     )
-    # The files a keeper choice would read, read now with the rest of the indexing work.
-    linked = {node for pair in found for node in pair}
-    keeper_facts(store, [photos[i] for node in sorted(linked) for i in members[node]], cancel)
     return notes, given
 
 
-def keeper_facts(
-    store: Store, photos: Sequence[Photo], cancel: CancelToken | None = None
-) -> dict[str, tuple[float | None, bool | None]]:
-    """{path: (sharpness, edited)} of these photos, from the store, reading (in threads) and
-    storing the files not read before; exact copies are read once."""
-    from concurrent.futures import ThreadPoolExecutor
+class FileFacts:
+    """What choosing keepers reads from the photos' files, each read once and kept in the
+    store: the editor tag of every grouped photo (its EXIF only, read in threads up front) and
+    the sharpness of the photos `choose_keeper` asks about (those tied for the most pixels;
+    a decode each, so only on demand). Exact copies are read once."""
 
-    known = store.keeper_facts_of(p.id for p in photos)
-    todo: dict[bytes | str, list[Photo]] = {}
-    for p in photos:
-        if p.id not in known:
-            todo.setdefault(p.hash if p.hash is not None else p.path, []).append(p)
+    def __init__(
+        self, store: Store, photos: Sequence[Photo], cancel: CancelToken | None = None
+    ) -> None:
+        from concurrent.futures import ThreadPoolExecutor
 
-    def read(path: str) -> tuple[float | None, bool | None]:
-        if cancel is not None and cancel.cancelled:
-            return (None, None)
-        return sharpness(path), _edited(path)
+        self.store = store
+        self.photo = {p.path: p for p in photos}
+        self.known = store.keeper_facts_of(p.id for p in photos)
+        self.found: dict[int, list[float | None]] = {}  # photo id -> [sharpness, edited]
+        self._same: dict[bytes | str, tuple[float | None, float | None]] = {}
+        unread = [p for p in photos if self.known.get(p.id, (None, None))[1] is None]
+        if unread:
+            with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
+                tags = list(pool.map(lambda p: _edited(p.path), unread))
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            for p, tag in zip(unread, tags, strict=True):
+                self._remember(p, None, _UNKNOWN if tag is None else float(tag))
 
-    if todo:
-        firsts = [same[0].path for same in todo.values()]
-        with ThreadPoolExecutor(max(1, min(8, os.cpu_count() or 1))) as pool:
-            values = list(pool.map(read, firsts))
-        if cancel is not None:
-            cancel.raise_if_cancelled()
-        rows = [(p.id, *v) for same, v in zip(todo.values(), values, strict=True) for p in same]
-        store.put_keeper_facts(rows)
-        known.update((i, (s, e)) for i, s, e in rows)
-    return {p.path: known[p.id] for p in photos}
+    def _remember(self, p: Photo, sharp: float | None, edited: float | None) -> None:
+        old_sharp, old_edited = self.known.get(p.id, (None, None))
+        value = (
+            sharp if sharp is not None else old_sharp,
+            edited if edited is not None else old_edited,
+        )
+        self.known[p.id] = value
+        self.found[p.id] = list(value)
+
+    def edited(self, path: str) -> bool | None:
+        tag = self.known.get(self.photo[path].id, (None, None))[1]
+        return None if tag is None or tag == _UNKNOWN else bool(tag)
+
+    def sharp(self, path: str) -> float | None:
+        p = self.photo[path]
+        value = self.known.get(p.id, (None, None))[0]
+        if value is None:
+            key = p.hash if p.hash is not None else p.path
+            if key not in self._same:
+                measured = sharpness(path)
+                self._same[key] = (_UNKNOWN if measured is None else measured, None)
+            value = self._same[key][0]
+            self._remember(p, value, None)
+        return None if value == _UNKNOWN else value
+
+    def save(self) -> None:
+        if self.found:
+            self.store.put_keeper_facts((i, s, e) for i, (s, e) in self.found.items())
+            self.found = {}
+
+
+#: Stored for "the file could not tell" (NULL is "not read yet").
+_UNKNOWN = -1.0
 
 
 def _node_of_ids(photos: Sequence[Photo], members: list[list[int]]) -> dict[int, int]:
@@ -1440,18 +1467,20 @@ def find_duplicates(
         blank = bytes(sig.SIDE * sig.SIDE)
         return sig.as_array([found.get(photos[i].id) or blank for i in rows])
 
-    facts: dict[str, tuple[float | None, bool | None]] = {}
+    files: list[FileFacts] = []
     report.groups = _grouped(
         photos,
         members,
         edges,
         strictness,
         signature_rows,
-        lambda path: facts[path][1],
-        lambda path: facts[path][0],
+        lambda path: files[0].edited(path),
+        lambda path: files[0].sharp(path),
         cancel,
-        lambda grouped: facts.update(keeper_facts(store, grouped, cancel)),
+        lambda grouped: files.append(FileFacts(store, grouped, cancel)),
     )
+    if files:
+        files[0].save()
     return report
 
 

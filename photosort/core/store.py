@@ -110,11 +110,11 @@ _V5 = [
     ) WITHOUT ROWID""",
     "CREATE INDEX duplicate_checked_model ON duplicate_checked(model)",
     # What choosing a group's keeper reads from a photo's file (sharpness, an editor's EXIF
-    # tag), read once: a NULL is "could not be told".
+    # tag), read once: NULL is "not read yet", -1 "the file could not tell".
     """CREATE TABLE keeper_facts(
         photo_id INTEGER PRIMARY KEY REFERENCES photos(id) ON DELETE CASCADE,
         sharpness REAL,
-        edited INTEGER
+        edited REAL
     )""",
 ]
 
@@ -462,10 +462,11 @@ class Store:
 
     def keeper_facts_of(
         self, photo_ids: Iterable[int]
-    ) -> dict[int, tuple[float | None, bool | None]]:
-        """(sharpness, edited) of these photos, for those whose file was read for them."""
+    ) -> dict[int, tuple[float | None, float | None]]:
+        """(sharpness, edited) as stored for these photos, NULL where not read yet (see
+        duplicates.FileFacts for what the values mean)."""
         ids = list(photo_ids)
-        out: dict[int, tuple[float | None, bool | None]] = {}
+        out: dict[int, tuple[float | None, float | None]] = {}
         for i in range(0, len(ids), 500):
             part = ids[i : i + 500]
             marks = ",".join("?" * len(part))
@@ -473,14 +474,18 @@ class Store:
                 f"SELECT photo_id, sharpness, edited FROM keeper_facts WHERE photo_id IN ({marks})",
                 part,
             ):
-                out[photo_id] = (sharp, None if edited is None else bool(edited))
+                out[photo_id] = (sharp, edited)
         return out
 
-    def put_keeper_facts(self, rows: Iterable[tuple[int, float | None, bool | None]]) -> None:
+    def put_keeper_facts(self, rows: Iterable[tuple[int, float | None, float | None]]) -> None:
+        """Store what was read; a NULL never replaces a value read before."""
         with self.transaction() as conn:
             conn.executemany(
-                "INSERT OR REPLACE INTO keeper_facts(photo_id, sharpness, edited) VALUES (?, ?, ?)",
-                ((i, s, None if e is None else int(e)) for i, s, e in rows),
+                """INSERT INTO keeper_facts(photo_id, sharpness, edited) VALUES (?, ?, ?)
+                   ON CONFLICT(photo_id) DO UPDATE SET
+                   sharpness = COALESCE(excluded.sharpness, sharpness),
+                   edited = COALESCE(excluded.edited, edited)""",
+                list(rows),
             )
 
     def duplicate_links(

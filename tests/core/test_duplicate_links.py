@@ -16,7 +16,7 @@ from photosort.core.encoders import Registry
 from photosort.core.indexer import Indexer
 from photosort.core.store import Store
 from tests.conftest import REPO, make_photo
-from tests.core.test_duplicates import SIZE, make_family, make_family_among_others
+from tests.core.test_duplicates import SIZE, _textured, make_family, make_family_among_others
 
 
 def calibrated_registry(root: Path, near: float = 0.5, similar: float = 0.05) -> Registry:
@@ -230,3 +230,32 @@ def test_fresh_rows_find_the_pairs_a_search_of_everything_finds_for_them(
         assert (fresh[got[:, 0]] | fresh[got[:, 1]]).all()
         as_keys = got[:, 0] * n + got[:, 1]
         assert np.isin(wanted[:, 0] * n + wanted[:, 1], as_keys).all(), n
+
+
+def test_what_a_keeper_reads_from_files_is_read_once_and_forgotten_with_the_pixels(
+    tmp_path: Path, calibrated: Registry
+) -> None:
+    """Sharpness decides between two shots of one size; it is measured once and kept, so a
+    second grouping reads no pixels, and a re-indexed edit is measured again."""
+    from PIL import ImageFilter
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    sharp = _textured(folder / "a_sharp.jpg", 7)
+    blurred = folder / "b_blurred.jpg"
+    Image.open(sharp).filter(ImageFilter.GaussianBlur(1.5)).save(blurred, quality=92)
+    info = calibrated.info("pixels-8x8")
+    with Store(tmp_path / "db.sqlite3") as store:
+        index(store, folder, calibrated)
+        (group,) = dup.find_duplicates(store, folder, info, "similar").groups
+        assert (group.keeper.path, group.reason) == (str(sharp), "sharpest")
+        # The two files swap their pixels behind the index's back: the stored readings stand.
+        sharp_bytes, blurred_bytes = sharp.read_bytes(), blurred.read_bytes()
+        sharp.write_bytes(blurred_bytes)
+        blurred.write_bytes(sharp_bytes)
+        (group,) = dup.find_duplicates(store, folder, info, "similar").groups
+        assert (group.keeper.path, group.reason) == (str(sharp), "sharpest")
+        # Indexed again, both are new pixels: measured again.
+        index(store, folder, calibrated)
+        (group,) = dup.find_duplicates(store, folder, info, "similar").groups
+    assert (group.keeper.path, group.reason) == (str(blurred), "sharpest")
