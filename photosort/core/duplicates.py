@@ -1299,35 +1299,22 @@ def _link_new(
     given = _exact_copies(photos, lambda p: p.id in checked)
     if len(photos) < 2 or all(photos[m[0]].id in checked for m in given):
         return [], given
-    rows = store.duplicate_facts_under(folder, info.id)
-    photos = [Photo(*r[:8]) for r in rows]
+    photos, signatures, latents, missing = _facts_as_arrays(store, folder, info, len(photos))
     members = _exact_copies(photos, lambda p: p.id in checked)
     reps = np.array([m[0] for m in members])
     fresh = np.array([photos[i].id not in checked for i in reps])
     notes: list[str] = []
-    missing = [i for i, r in enumerate(rows) if r[8] is None]
-    sigs: list[bytes | None] = [r[8] for r in rows]
     if missing:
         made = _make_signatures([photos[i] for i in missing], progress, cancel)
         store.put_signatures((photos[i].id, s) for i, s in zip(missing, made, strict=True) if s)
         for i, s in zip(missing, made, strict=True):
-            sigs[i] = s
+            if s is not None:
+                signatures[i] = sig.as_array([s])[0]
         unreadable = sum(1 for s in made if s is None)
         if unreadable:
             notes.append(
                 f"{unreadable} photos could not be read again and are compared as exact copies only"
             )
-    blank = bytes(sig.SIDE * sig.SIDE)
-    signatures = sig.as_array([s or blank for s in sigs])
-    del sigs
-    latents = None
-    if Thresholds.of(info) is not None:
-        size = info.latent_size
-        latents = np.full((len(rows), size), np.nan, np.float32)
-        for i, r in enumerate(rows):
-            if r[9] is not None and len(r[9]) == 4 * size:
-                latents[i] = np.frombuffer(r[9], np.float32)
-    del rows
     node_of = _node_of_ids(photos, members)
 
     def known_of(nodes: np.ndarray) -> dict[tuple[int, int], float]:
@@ -1405,6 +1392,44 @@ class FileFacts:
 
 #: Stored for "the file could not tell" (NULL is "not read yet").
 _UNKNOWN = -1.0
+
+
+def _facts_as_arrays(
+    store: Store, folder: str, info: ModelInfo, expected: int
+) -> tuple[list[Photo], np.ndarray, np.ndarray | None, list[int]]:
+    """The folder's photos with their signatures (zeros where missing) and, when the model
+    has thresholds, latents (NaN where missing), filled row by row from the store: holding the
+    rows' blobs first would double the peak (~4 kB a photo). Last, the rows without a
+    signature."""
+    import numpy as np
+
+    size = info.latent_size
+    with_latents = Thresholds.of(info) is not None
+    capacity = max(expected, 1)
+    signatures = np.zeros((capacity, sig.SIDE, sig.SIDE), np.uint8)
+    latents = np.full((capacity, size), np.nan, np.float32) if with_latents else None
+    photos: list[Photo] = []
+    missing: list[int] = []
+    for r in store.iter_duplicate_facts_under(folder, info.id):
+        i = len(photos)
+        if i == capacity:  # (photos indexed since the count: rare)
+            capacity *= 2
+            signatures = np.resize(signatures, (capacity, sig.SIDE, sig.SIDE))
+            if latents is not None:
+                latents = np.resize(latents, (capacity, size))
+        photos.append(Photo(*r[:8]))
+        if r[8] is not None and len(r[8]) == sig.SIDE * sig.SIDE:
+            signatures[i] = np.frombuffer(r[8], np.uint8).reshape(sig.SIDE, sig.SIDE)
+        else:
+            signatures[i] = 0
+            missing.append(i)
+        if latents is not None:
+            if r[9] is not None and len(r[9]) == 4 * size:
+                latents[i] = np.frombuffer(r[9], np.float32)
+            else:
+                latents[i] = np.nan
+    n = len(photos)
+    return photos, signatures[:n], None if latents is None else latents[:n], missing
 
 
 def _node_of_ids(photos: Sequence[Photo], members: list[list[int]]) -> dict[int, int]:

@@ -435,6 +435,13 @@ class Store:
                 (lo, hi),
             )
             return [(r[0], key_to_path(r[1]), *r[2:], None, None) for r in rows]
+        return list(self.iter_duplicate_facts_under(folder, model))
+
+    def iter_duplicate_facts_under(
+        self, folder: str | os.PathLike[str], model: str
+    ) -> Iterator[tuple]:
+        """duplicate_facts_under's rows one by one (a large folder's blobs are never all held)."""
+        lo, hi = _prefix_range(folder)
         rows = self._conn.execute(
             """SELECT p.id, p.path, p.size, p.mtime_ns, p.hash, p.width, p.height, p.taken,
                       s.data, l.vector
@@ -444,7 +451,8 @@ class Store:
                WHERE p.path >= ? AND p.path < ? ORDER BY p.path""",
             (model, lo, hi),
         )
-        return [(r[0], key_to_path(r[1]), *r[2:]) for r in rows]
+        for r in rows:
+            yield (r[0], key_to_path(r[1]), *r[2:])
 
     def signatures_of(self, photo_ids: Iterable[int]) -> dict[int, bytes]:
         """The stored signatures of these photos (those that have one)."""

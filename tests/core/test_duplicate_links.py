@@ -259,3 +259,20 @@ def test_what_a_keeper_reads_from_files_is_read_once_and_forgotten_with_the_pixe
         index(store, folder, calibrated)
         (group,) = dup.find_duplicates(store, folder, info, "similar").groups
     assert (group.keeper.path, group.reason) == (str(blurred), "sharpest")
+
+
+def test_facts_are_read_whole_when_more_photos_came_than_were_counted(
+    tmp_path: Path, calibrated: Registry
+) -> None:
+    """The arrays grow when photos were indexed between the count and the read."""
+    folder = tmp_path / "photos"
+    for seed in range(5):
+        make_photo(folder / f"p{seed}.jpg", seed, SIZE)
+    info = calibrated.info("pixels-8x8")
+    with Store(tmp_path / "db.sqlite3") as store:
+        index(store, folder, calibrated)
+        rows = store.duplicate_facts_under(folder, info.id)
+        photos, sigs, lats, missing = dup._facts_as_arrays(store, str(folder), info, 1)
+    assert [p.path for p in photos] == [r[1] for r in rows] and missing == []
+    assert sigs.tobytes() == b"".join(r[8] for r in rows)
+    assert lats is not None and lats.tobytes() == b"".join(r[9] for r in rows)
