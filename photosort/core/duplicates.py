@@ -802,17 +802,22 @@ def _add_edges(
                 if len(rows):
                     pb, ps = _floats(ev.pix[big[part[rows]]]), _floats(ev.pix[small[part[rows]]])
                     est[rows] = np.maximum(est[rows], sig.framed_estimates(pb, ps))
-            for k in np.nonzero(np.maximum(ahead, back) >= CROP_LOOK)[0]:
-                idx = part[k]
-                pa, pb = _floats(ev.pix[a[idx]]), _floats(ev.pix[b[idx]])
-                hopeless = CONTAINED_PICTURE - 0.08
-                best = -1.0
-                if ahead[k] >= CROP_LOOK:
-                    best = sig.contained_agreement(pa, pb, ra[k] / rb[k], hopeless)
-                if best < CONTAINED_PICTURE and back[k] >= CROP_LOOK:
-                    best = max(best, sig.contained_agreement(pb, pa, rb[k] / ra[k], hopeless))
-                if best >= CONTAINED_PICTURE:
-                    score[idx] = best
+            # The full search, all the pairs of the part at once: `a` inside `b` first, then
+            # the other way round for the pairs that did not match that way.
+            hopeless = CONTAINED_PICTURE - 0.08
+            best = np.full(len(part), -1.0, np.float32)
+            for big, small, est, ratio in ((a, b, ahead, ra / rb), (b, a, back, rb / ra)):
+                go = np.nonzero((est >= CROP_LOOK) & (best < CONTAINED_PICTURE))[0]
+                if len(go):
+                    found = sig.contained_agreements(
+                        _floats(ev.pix[big[part[go]]]),
+                        _floats(ev.pix[small[part[go]]]),
+                        ratio[go],
+                        hopeless,
+                    )
+                    best[go] = np.maximum(best[go], found)
+            hit = best >= CONTAINED_PICTURE
+            score[part[hit]] = best[hit]
     # Taken at different moments: two shots (a burst), however alike, not a copy. Copies keep
     # the original's EXIF date, or lose it; they do not get another one.
     score[~_same_moments(ev.moment[a], ev.moment[b])] = -1.0

@@ -195,36 +195,153 @@ def contained_agreement(
     (big width / big height) / (small width / small height), from the photos' real sizes.
 
     A coarse best under `give_up_below` is returned without refining (the search's cost is
-    mostly spent on pairs that are not copies). No pixels are trimmed here: a burst's next frame differs from its window by a strip at one
-    edge, which trimming would forgive.
+    mostly spent on pairs that are not copies). No pixels are trimmed here: a burst's next
+    frame differs from its window by a strip at one edge, which trimming would forgive.
     """
     import numpy as np
 
-    inner = np.s_[..., EDGE : SIDE - EDGE, EDGE : SIDE - EDGE]
-    target = _framed_details(small)[None][inner]
-    coarse = _windows(aspect_ratio)
-    if not len(coarse):
-        return -1.0
-    scores = agreement(_framed_details(_sample(big, coarse))[inner], target, keep=1.0)
-    if scores.max() < give_up_below:
-        return float(scores.max())  # refining moves a score by a few hundredths, not more
-    x0, y0, sx, _ = coarse[int(np.argmax(scores))]
+    ratio = np.array([aspect_ratio], np.float32)
+    return float(contained_agreements(big[None], small[None], ratio, give_up_below)[0])
+
+
+#: Pairs searched together by contained_agreements: ~80 windows a pair, so ~0.5 MB a pair.
+_SEARCH_BATCH = 32
+
+
+def contained_agreements(
+    big: np.ndarray, small: np.ndarray, aspect_ratio: np.ndarray, give_up_below: float = -1.0
+) -> np.ndarray:
+    """contained_agreement of many pairs at once: big, small (n, SIDE, SIDE) pixels, one
+    aspect ratio per pair. Pairs whose coarse windows are the same (the same aspect ratio to
+    two decimals, as crops keep it) are searched together, so the cost is a few large matrix
+    products rather than a dozen small numpy calls per pair."""
+    import numpy as np
+
+    n = len(big)
+    out = np.full(n, -1.0, np.float32)
+    if n == 0:
+        return out
+    target = _inner_unit_rows(_framed_details(np.asarray(small, np.float32))[_INNER])
+    rounded = np.round(np.asarray(aspect_ratio, np.float64), 2)
+    for ratio in np.unique(rounded):
+        coarse = _windows(float(ratio))
+        if not len(coarse):
+            continue
+        a, rows_of, b = _coarse_window_matrices(round(float(ratio), 2))
+        for part in _chunks_of(np.nonzero(rounded == ratio)[0], _SEARCH_BATCH):
+            bigs = np.asarray(big[part], np.float32)
+            scores = _window_scores(a[None], b[None], bigs, target[part], rows_of)
+            best = scores.max(axis=1)
+            out[part] = best
+            # Refining moves a score by a few hundredths, not more: hopeless pairs stop here.
+            go = best >= give_up_below
+            if go.any():
+                exact = np.asarray(aspect_ratio, np.float32)[part[go]]
+                near, ok = _near_windows(coarse[np.argmax(scores[go], axis=1)], exact)
+                na, nb = _window_matrices(near.reshape(-1, 4))
+                per_pair = near.shape[:2]
+                refined = _window_scores(
+                    na.reshape(*per_pair, *na.shape[1:]),
+                    nb.reshape(*per_pair, *nb.shape[1:]),
+                    bigs[go],
+                    target[part[go]],
+                )
+                refined[~ok] = -np.inf
+                out[part[go]] = np.maximum(best[go], refined.max(axis=1))
+    return out
+
+
+#: The part of a (..., SIDE, SIDE) array the containment comparison looks at.
+_INNER = (Ellipsis, slice(EDGE, SIDE - EDGE), slice(EDGE, SIDE - EDGE))
+
+
+def _chunks_of(rows: np.ndarray, size: int) -> list[np.ndarray]:
+    return [rows[i : i + size] for i in range(0, len(rows), size)]
+
+
+def _inner_unit_rows(x: np.ndarray) -> np.ndarray:
+    return _unit(x.reshape(len(x), -1))
+
+
+def _window_matrices(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For windows (m, 4): the linear maps that take a signature to the inner details of each
+    window's sample, `_framed_details(_sample(big, w))[inner]`, as A @ big @ B summed over two
+    terms (the pre-blurred sample, minus its blur): A (m, 2, inner, SIDE) for the rows, B
+    (m, 2, SIDE, inner) for the columns, the second term's B negated."""
+    import numpy as np
+
+    global _BLUR, _PRE_BLUR
+    if _BLUR is None:
+        _BLUR = _blur_matrix(SIDE, DETAIL_SIGMA)
+    if _PRE_BLUR is None:
+        _PRE_BLUR = _blur_matrix(SIDE, 1.0)
+    inner = slice(EDGE, SIDE - EDGE)
+
+    def terms(starts: np.ndarray, spans: np.ndarray) -> np.ndarray:
+        soft = _PRE_BLUR @ _interpolation(starts, spans)  # (m, SIDE, SIDE)
+        return np.stack([soft[:, inner], (_BLUR @ soft)[:, inner]], axis=1)
+
+    rows = terms(windows[:, 1], windows[:, 3])
+    cols = terms(windows[:, 0], windows[:, 2])
+    cols[:, 1] *= -1.0
+    return rows, np.ascontiguousarray(cols.transpose(0, 1, 3, 2))
+
+
+@functools.lru_cache(maxsize=64)
+def _coarse_window_matrices(aspect_ratio: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """_window_matrices of the coarse windows, the row maps once per distinct (y0, height):
+    a grid of windows has ~3.5 times fewer of those than windows, and the row map's product
+    with the signature is half of a window's cost. Returns (rows, each window's row, cols)."""
+    import numpy as np
+
+    windows = _coarse_windows(aspect_ratio)
+    heights, rows_of = np.unique(windows[:, [1, 3]], axis=0, return_inverse=True)
+    rows, _ = _window_matrices(np.concatenate([heights, heights], axis=1)[:, [2, 0, 3, 1]])
+    _, cols = _window_matrices(windows)
+    return rows, rows_of.ravel(), cols
+
+
+def _window_scores(
+    a: np.ndarray,
+    b: np.ndarray,
+    bigs: np.ndarray,
+    target: np.ndarray,
+    rows_of: np.ndarray | None = None,
+) -> np.ndarray:
+    """Agreement (normalised cross-correlation) of each pair's target (p, inner * inner, unit
+    rows) with the inner details of each of its windows of `bigs` (p, SIDE, SIDE); a, b: the
+    windows' maps (`_window_matrices`), (p or 1, m, 2, inner, SIDE) and (p or 1, m, 2, SIDE,
+    inner), or a holding distinct
+    row maps that `rows_of` (m,) picks for each window. Returns (p, m)."""
+    import numpy as np
+
+    p, m = len(bigs), b.shape[1]
+    k = SIDE - 2 * EDGE
+    left = a @ bigs[:, None, None]  # (p, m or distinct rows, 2, inner, SIDE)
+    if rows_of is not None:
+        left = left[:, rows_of]
+    det = (left[:, :, 0] @ b[:, :, 0] + left[:, :, 1] @ b[:, :, 1]).reshape(p, m, k * k)
+    det -= det.mean(axis=2, keepdims=True)
+    dot = np.einsum("pmi,pi->pm", det, target)
+    return dot / np.maximum(np.linalg.norm(det, axis=2), 1e-6)
+
+
+def _near_windows(best: np.ndarray, aspect_ratio: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The 27 windows around each best coarse window (p, 4): a step of a signature pixel either
+    way along each axis, and of 0.02 in span, the height following the pair's own aspect ratio
+    (p,); (p, 27, 4) and which of them fit in the photo."""
+    import numpy as np
+
     d = np.array([-1.0, 0.0, 1.0], dtype=np.float32)
     fx, fy, fs = (a.ravel() for a in np.meshgrid(d / SIDE, d / SIDE, d * 0.02))
-    near = np.stack([x0 + fx, y0 + fy, sx + fs, (sx + fs) * aspect_ratio], axis=1)
-    ok = (
-        (near[:, 2] >= MIN_COVER)
-        & (near[:, 3] >= MIN_COVER)
-        & (near[:, 2] <= 1)
-        & (near[:, 3] <= 1)
+    x0, y0, sx = best[:, 0:1], best[:, 1:2], best[:, 2:3]
+    near = np.stack([x0 + fx, y0 + fy, sx + fs, (sx + fs) * aspect_ratio[:, None]], axis=2).astype(
+        np.float32
     )
-    ok &= (near[:, 0] >= 0) & (near[:, 1] >= 0)
-    ok &= (near[:, 0] + near[:, 2] <= 1.0001) & (near[:, 1] + near[:, 3] <= 1.0001)
-    near = near[ok]
-    if len(near):
-        refined = agreement(_framed_details(_sample(big, near))[inner], target, keep=1.0)
-        scores = np.concatenate([scores, refined])
-    return float(scores.max())
+    ok = (near[..., 2:] >= MIN_COVER).all(axis=2) & (near[..., 2:] <= 1).all(axis=2)
+    ok &= (near[..., :2] >= 0).all(axis=2)
+    ok &= (near[..., 0] + near[..., 2] <= 1.0001) & (near[..., 1] + near[..., 3] <= 1.0001)
+    return near, ok
 
 
 def frames_of(pixels: np.ndarray) -> np.ndarray:

@@ -108,3 +108,56 @@ def test_neighbour_search_keeps_the_nearest_within_the_distance() -> None:
         nearest = np.argsort(dist[i], kind="stable")[:k]
         expected |= {(i, int(j)) for j in nearest if dist[i, j] <= reach}
     assert {tuple(map(int, p)) for p in found} == expected
+
+
+def _searched_one_window_at_a_time(big: np.ndarray, small: np.ndarray, ratio: float) -> float:
+    """The containment search written plainly: every coarse window sampled, softened and
+    compared on its own, then the 27 windows around the best one."""
+    inner = np.s_[sig.EDGE : sig.SIDE - sig.EDGE, sig.EDGE : sig.SIDE - sig.EDGE]
+    target = sig._framed_details(small)[inner][None]
+
+    def score(window: np.ndarray) -> float:
+        sample = sig._sample(big, window[None])[0]
+        return float(sig.agreement(sig._framed_details(sample)[inner][None], target, keep=1.0)[0])
+
+    coarse = sig._windows(ratio)
+    scores = [score(w) for w in coarse]
+    x0, y0, sx, _ = coarse[int(np.argmax(scores))]
+    for dx in (-1, 0, 1):
+        for dy in (-1, 0, 1):
+            for ds in (-0.02, 0.0, 0.02):
+                w = np.float32([x0 + dx / sig.SIDE, y0 + dy / sig.SIDE, sx + ds, (sx + ds) * ratio])
+                fits = (w[2:] >= sig.MIN_COVER).all() and (w[2:] <= 1).all() and (w[:2] >= 0).all()
+                if fits and w[0] + w[2] <= 1.0001 and w[1] + w[3] <= 1.0001:
+                    scores.append(score(w))
+    return max(scores)
+
+
+def test_the_batched_containment_search_finds_what_one_window_at_a_time_finds() -> None:
+    """contained_agreements reorders the search into a few large matrix products (window maps
+    shared by pairs, row maps by windows); the scores must be those of the plain search."""
+    rng = np.random.default_rng(7)
+    bigs, smalls, ratios = [], [], []
+    for seed in range(8):
+        original = _picture(10 + seed)
+        w, h = original.size
+        left, top = rng.uniform(0, 0.12, 2)
+        right, bottom = 1 - rng.uniform(0, 0.12, 2)
+        crop = original.crop((int(w * left), int(h * top), int(w * right), int(h * bottom)))
+        other = crop if seed % 3 else _picture(30 + seed)  # every third pair is not a crop
+        bigs.append(_signature(original))
+        smalls.append(_signature(other))
+        ratios.append((w / h) / (other.width / other.height))
+    big, small, ratio = np.stack(bigs), np.stack(smalls), np.float32(ratios)
+    plain = [
+        _searched_one_window_at_a_time(b, s, float(r))
+        for b, s, r in zip(big, small, ratio, strict=True)
+    ]
+    batched = sig.contained_agreements(big, small, ratio)
+    np.testing.assert_allclose(batched, plain, atol=1e-4)
+    is_crop = np.arange(8) % 3 != 0
+    assert (batched[is_crop] >= dup.CONTAINED_PICTURE).all()
+    assert (batched[~is_crop] < dup.CONTAINED_PICTURE).all()
+    # Giving up below a score skips the refinement only: never more than the full search.
+    early = sig.contained_agreements(big, small, ratio, give_up_below=0.99)
+    assert (early <= batched + 1e-6).all()
