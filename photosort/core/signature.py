@@ -15,6 +15,8 @@ comparing them uses numpy.
 from __future__ import annotations
 
 import functools
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from PIL import Image
@@ -222,33 +224,58 @@ def contained_agreements(
     if n == 0:
         return out
     target = _inner_unit_rows(_framed_details(np.asarray(small, np.float32))[_INNER])
-    rounded = np.round(np.asarray(aspect_ratio, np.float64), 2)
-    for ratio in np.unique(rounded):
-        coarse = _windows(float(ratio))
-        if not len(coarse):
-            continue
-        a, rows_of, b = _coarse_window_matrices(round(float(ratio), 2))
-        for part in _chunks_of(np.nonzero(rounded == ratio)[0], _SEARCH_BATCH):
-            bigs = np.asarray(big[part], np.float32)
-            scores = _window_scores(a[None], b[None], bigs, target[part], rows_of)
-            best = scores.max(axis=1)
-            out[part] = best
-            # Refining moves a score by a few hundredths, not more: hopeless pairs stop here.
-            go = best >= give_up_below
-            if go.any():
-                exact = np.asarray(aspect_ratio, np.float32)[part[go]]
-                near, ok = _near_windows(coarse[np.argmax(scores[go], axis=1)], exact)
-                na, nb = _window_matrices(near.reshape(-1, 4))
-                per_pair = near.shape[:2]
-                refined = _window_scores(
-                    na.reshape(*per_pair, *na.shape[1:]),
-                    nb.reshape(*per_pair, *nb.shape[1:]),
-                    bigs[go],
-                    target[part[go]],
-                )
-                refined[~ok] = -np.inf
-                out[part[go]] = np.maximum(best[go], refined.max(axis=1))
+    ratios = np.asarray(aspect_ratio, np.float32)
+    rounded = np.round(ratios.astype(np.float64), 2)
+    jobs = [
+        (round(float(ratio), 2), part)
+        for ratio in np.unique(rounded)
+        for part in _chunks_of(np.nonzero(rounded == ratio)[0], _SEARCH_BATCH)
+    ]
+
+    def search(job: tuple[float, np.ndarray]) -> None:
+        ratio, part = job
+        bigs = np.asarray(big[part], np.float32)
+        out[part] = _search_part(ratio, bigs, target[part], ratios[part], give_up_below)
+
+    # numpy's matrix products let go of the GIL: the parts are searched on every core (the
+    # indexer calls this when its encoding is done and the cores are free again).
+    workers = min(len(jobs), os.cpu_count() or 1)
+    if workers > 1:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(search, jobs))
+    else:
+        for job in jobs:
+            search(job)
     return out
+
+
+def _search_part(
+    ratio: float, bigs: np.ndarray, target: np.ndarray, exact: np.ndarray, give_up_below: float
+) -> np.ndarray:
+    """contained_agreements of pairs whose aspect ratio rounds to `ratio`."""
+    import numpy as np
+
+    coarse = _windows(ratio)
+    if not len(coarse):
+        return np.full(len(bigs), -1.0, np.float32)
+    a, rows_of, b = _coarse_window_matrices(ratio)
+    scores = _window_scores(a[None], b[None], bigs, target, rows_of)
+    best = scores.max(axis=1)
+    # Refining moves a score by a few hundredths, not more: hopeless pairs stop here.
+    go = best >= give_up_below
+    if go.any():
+        near, ok = _near_windows(coarse[np.argmax(scores[go], axis=1)], exact[go])
+        na, nb = _window_matrices(near.reshape(-1, 4))
+        per_pair = near.shape[:2]
+        refined = _window_scores(
+            na.reshape(*per_pair, *na.shape[1:]),
+            nb.reshape(*per_pair, *nb.shape[1:]),
+            bigs[go],
+            target[go],
+        )
+        refined[~ok] = -np.inf
+        best[go] = np.maximum(best[go], refined.max(axis=1))
+    return best
 
 
 #: The part of a (..., SIDE, SIDE) array the containment comparison looks at.
