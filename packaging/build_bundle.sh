@@ -30,10 +30,14 @@ step() { printf '\n== %s\n' "$*"; }
 
 # The system packages the size measures and the checks below need (Debian/Ubuntu names): LLVM's
 # static libraries for the x86-64-only llvmlite, cmake and a compiler for it and for UPX, icupkg
-# for the ICU data, Xvfb and xdotool for the window check. Installed here when missing and we
-# may (root with apt-get); PHOTOSORT_BUNDLE_NO_APT=1 skips this (the bundle then comes out
-# ~110 MB larger, and the script says which measure it could not apply).
-SYSTEM_PACKAGES=(llvm-22-dev libzstd-dev cmake build-essential icu-devtools xvfb xdotool)
+# for the ICU data, Xvfb and xdotool for the window check, and the X11 libraries Qt's xcb
+# plugin loads (a bare machine has none of them: the window check then fails, as the app would
+# on a desktop without them). Installed here when missing and we may (root with apt-get);
+# PHOTOSORT_BUNDLE_NO_APT=1 skips this (the bundle then comes out ~110 MB larger, and the
+# script says which measure it could not apply).
+SYSTEM_PACKAGES=(llvm-22-dev libzstd-dev cmake build-essential icu-devtools xvfb xdotool
+  libegl1 libgl1 libxkbcommon-x11-0 libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
+  libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xkb1 libx11-xcb1 libfontconfig1)
 if [[ "${PHOTOSORT_BUNDLE_NO_APT:-}" != 1 ]] && command -v apt-get >/dev/null && [[ $(id -u) == 0 ]]; then
   missing=()
   for pkg in "${SYSTEM_PACKAGES[@]}"; do
