@@ -208,6 +208,8 @@ def contained_agreement(
 
 #: Pairs searched together by contained_agreements: ~80 windows a pair, so ~0.5 MB a pair.
 _SEARCH_BATCH = 32
+#: Threads contained_agreements searches with, at most.
+_SEARCH_THREADS = 4
 
 
 def contained_agreements(
@@ -238,8 +240,9 @@ def contained_agreements(
         out[part] = _search_part(ratio, bigs, target[part], ratios[part], give_up_below)
 
     # numpy's matrix products let go of the GIL: the parts are searched on every core (the
-    # indexer calls this when its encoding is done and the cores are free again).
-    workers = min(len(jobs), os.cpu_count() or 1)
+    # indexer calls this when its encoding is done and the cores are free again), on four at
+    # most (each part holds ~16 MB while it is searched).
+    workers = min(len(jobs), os.cpu_count() or 1, _SEARCH_THREADS)
     if workers > 1:
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(search, jobs))
