@@ -1329,12 +1329,18 @@ def _link_new(
     found = _link_nodes(
         photos, reps, signatures, latents, Thresholds.of(info), fresh, known_of, cancel
     )
+    has_latent = None if latents is None else ~np.isnan(latents[:, 0])
+    as_read = {
+        p.id: (p.hash, p.size, p.mtime_ns, None if has_latent is None else bool(has_latent[i]))
+        for i, p in enumerate(photos)
+    }
     store.put_duplicate_links(
         recipe,
         info.id,
         ((photos[reps[x]].id, photos[reps[y]].id, r) for (x, y), r in found.items()),
         (photos[reps[x]].id for x in np.nonzero(fresh)[0]),
         folder,
+        as_read,
     )
     return notes, given
 
@@ -1490,8 +1496,9 @@ def find_duplicates(
     if strictness != "exact":
         # (the default strictness reads the near-copy links only: similar shots are many more)
         below = _SIMILAR_RANK if strictness == "near" else float("inf")
+        node_of = _node_of_ids(photos, members)
         edges = _edges_between(
-            store.duplicate_links(links_recipe(info), below), _node_of_ids(photos, members)
+            store.duplicate_links(links_recipe(info), below, among=node_of), node_of
         )
 
     def signature_rows(rows: list[int]) -> np.ndarray:

@@ -16,7 +16,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -157,6 +157,41 @@ class Failure:
 def _prefix_range(folder: str | os.PathLike[str]) -> tuple[bytes, bytes]:
     lo = folder_prefix_key(folder)
     return lo, lo[:-1] + bytes([lo[-1] + 1])
+
+
+def _recipes_of(model: str) -> str:
+    """A LIKE pattern (escape character \\) matching every duplicate-finder recipe of `model`
+    (duplicates.links_recipe: "model|version|thresholds|finder version")."""
+    return model.replace("%", r"\%").replace("_", r"\_") + "|%"
+
+
+#: What the duplicate finder read of a photo: (content hash, size, mtime_ns, whether it had
+#: the model's latent; None: not looked at).
+PhotoAsRead = tuple[bytes | None, int, int, bool | None]
+
+
+def _unchanged(
+    conn: sqlite3.Connection, model: str, ids: Iterable[int], as_read: Mapping[int, PhotoAsRead]
+) -> set[int]:
+    """Those of `ids` still in the store as they were read (`as_read`)."""
+    ids = list(ids)
+    same: set[int] = set()
+    for i in range(0, len(ids), 500):
+        part = ids[i : i + 500]
+        marks = ",".join("?" * len(part))
+        for photo_id, digest, size, mtime_ns, has_latent in conn.execute(
+            f"""SELECT p.id, p.hash, p.size, p.mtime_ns, EXISTS(
+                    SELECT 1 FROM latents l WHERE l.photo_id = p.id AND l.model = ?)
+                FROM photos p WHERE p.id IN ({marks})""",
+            (model, *part),
+        ):
+            read = as_read.get(photo_id)
+            if read is None:
+                continue
+            now = (bytes(digest) if digest is not None else None, size, mtime_ns)
+            if now == read[:3] and read[3] in (None, bool(has_latent)):
+                same.add(photo_id)
+    return same
 
 
 def connect(path: Path, timeout_ms: int = BUSY_TIMEOUT_MS) -> sqlite3.Connection:
@@ -497,14 +532,42 @@ class Store:
             )
 
     def duplicate_links(
-        self, recipe: str, below: float = float("inf")
+        self, recipe: str, below: float = float("inf"), among: Collection[int] | None = None
     ) -> list[tuple[int, int, float]]:
         """The stored duplicate links (photo id a, photo id b, rank) of a finder's recipe, those
-        ranked below `below`."""
-        return self._conn.execute(
+        ranked below `below`; with `among`, only links between those photos (a folder's).
+
+        A folder that is a small part of the store (a subfolder of a large library) reads the
+        links of its own photos; otherwise every link of the rank range is read and filtered
+        here, which is quicker than joining each to its photos (1.6 million links: 3 s read
+        whole, 22 s joined)."""
+        if among is not None and len(among) * 4 < self.count_photos():
+            wanted = set(among)
+            ids = list(wanted)
+            out: list[tuple[int, int, float]] = []
+            for i in range(0, len(ids), 500):
+                part = ids[i : i + 500]
+                marks = ",".join("?" * len(part))
+                out.extend(
+                    row
+                    for row in self._conn.execute(
+                        # (the unary + keeps SQLite on the primary key: with the rank
+                        # index it scanned every link of the recipe for each part)
+                        f"""SELECT a, b, rank FROM duplicate_links
+                            WHERE a IN ({marks}) AND +model = ? AND +rank < ?""",
+                        (*part, recipe, below),
+                    )
+                    if row[1] in wanted
+                )
+            return out
+        rows = self._conn.execute(
             "SELECT a, b, rank FROM duplicate_links WHERE model = ? AND rank < ?",
             (recipe, below),
         ).fetchall()
+        if among is None:
+            return rows
+        wanted = among if isinstance(among, (set, frozenset, dict)) else set(among)
+        return [row for row in rows if row[0] in wanted and row[1] in wanted]
 
     def duplicate_links_of(
         self, recipe: str, photo_ids: Iterable[int]
@@ -543,17 +606,29 @@ class Store:
         links: Iterable[tuple[int, int, float]],
         checked: Iterable[int],
         scope: str | os.PathLike[str],
+        as_read: Mapping[int, PhotoAsRead] | None = None,
     ) -> None:
         """Record links found and the photos whose duplicates were looked for in `scope`; links
-        and marks of `model`'s other recipes (an older version, other thresholds) go."""
+        and marks of `model`'s other recipes (an older version, other thresholds) go.
+
+        `as_read`: what the finder knew of each photo (`PhotoAsRead`). The finding took a while
+        and the indexer or the trash may have changed the store meanwhile: a link or mark of a
+        photo that is gone, has new content or has gained its latent since is not recorded
+        (the photo is then looked at again next time)."""
         key = folder_prefix_key(scope)
+        links, checked = list(links), list(checked)
         with self.transaction() as conn:
-            pattern = model.replace("%", r"\%").replace("_", r"\_") + "|%"
+            pattern = _recipes_of(model)
             for table in ("duplicate_links", "duplicate_checked"):
                 conn.execute(
                     f"DELETE FROM {table} WHERE model LIKE ? ESCAPE '\\' AND model != ?",
                     (pattern, recipe),
                 )
+            if as_read is not None:
+                ends = {int(i) for a, b, _ in links for i in (a, b)} | {int(i) for i in checked}
+                same = _unchanged(conn, model, ends, as_read)
+                links = [x for x in links if int(x[0]) in same and int(x[1]) in same]
+                checked = [i for i in checked if int(i) in same]
             conn.executemany(
                 "INSERT OR REPLACE INTO duplicate_links(a, b, model, rank) VALUES (?, ?, ?, ?)",
                 ((int(a), int(b), recipe, float(r)) for a, b, r in links),
@@ -628,6 +703,12 @@ class Store:
             "INSERT OR REPLACE INTO latents(photo_id, model, vector) VALUES (?, ?, ?)",
             (photo_id, model, blob),
         )
+        # Its duplicates were looked for without this latent (a grouping while the folder was
+        # being re-encoded): crops and similar shots need it, so it is looked at again.
+        conn.execute(
+            "DELETE FROM duplicate_checked WHERE photo_id = ? AND model LIKE ? ESCAPE '\\'",
+            (photo_id, _recipes_of(model)),
+        )
 
     @staticmethod
     def put_signature(conn: sqlite3.Connection, photo_id: int, signature: bytes) -> None:
@@ -666,6 +747,7 @@ class Store:
                SELECT ?, model, vector FROM latents WHERE photo_id = ?""",
             (target_id, source_id),
         )
+        conn.execute("DELETE FROM duplicate_checked WHERE photo_id = ?", (target_id,))
         conn.execute(
             """INSERT OR REPLACE INTO signatures(photo_id, data)
                SELECT ?, data FROM signatures WHERE photo_id = ?""",

@@ -276,3 +276,85 @@ def test_facts_are_read_whole_when_more_photos_came_than_were_counted(
     assert [p.path for p in photos] == [r[1] for r in rows] and missing == []
     assert sigs.tobytes() == b"".join(r[8] for r in rows)
     assert lats is not None and lats.tobytes() == b"".join(r[9] for r in rows)
+
+
+def test_a_photo_looked_at_before_its_latent_came_is_looked_at_again(
+    tmp_path: Path, calibrated: Registry
+) -> None:
+    """A grouping that runs while a folder is re-encoded (a new model version) compares a
+    photo that has no latent yet by its signature only, which finds no crop. When its latent
+    is written, the photo is looked at again, and the crop is found."""
+    folder = tmp_path / "photos"
+    fam = make_family_among_others(folder, 5, range(40, 44))
+    info = calibrated.info("pixels-8x8")
+    pair = ("f5_crop.jpg", "f5_original.jpg")
+    with Store(tmp_path / "db.sqlite3") as store:
+        index(store, folder, calibrated)
+        assert pair in links(store)
+        (crop_id,) = store._conn.execute(
+            "SELECT id FROM photos WHERE path = ?", (str(fam["cropped"]).encode(),)
+        ).fetchone()
+        vector = store._conn.execute(
+            "SELECT vector FROM latents WHERE photo_id = ?", (crop_id,)
+        ).fetchone()[0]
+        with store.transaction() as conn:  # the crop as if just indexed, its latent not yet
+            conn.execute("DELETE FROM latents WHERE photo_id = ?", (crop_id,))
+            conn.execute("DELETE FROM duplicate_links WHERE a = ? OR b = ?", (crop_id, crop_id))
+            conn.execute("DELETE FROM duplicate_checked WHERE photo_id = ?", (crop_id,))
+        dup.link_duplicates(store, folder, info)
+        assert pair not in links(store)  # without a latent, no crop search
+        with store.transaction() as conn:
+            store.put_latent(conn, crop_id, info.id, np.frombuffer(vector, np.float32))
+        dup.link_duplicates(store, folder, info)
+        assert pair in links(store)
+
+
+def _stored_photos(store: Store, count: int) -> list[int]:
+    with store.transaction() as conn:
+        return [
+            store.upsert_photo(conn, f"/photos/p{i}.jpg", 1000 + i, 10**9 + i, bytes([i]) * 8)
+            for i in range(count)
+        ]
+
+
+def test_links_of_photos_changed_while_they_were_compared_are_not_recorded(
+    tmp_path: Path,
+) -> None:
+    """Linking reads the folder, compares for a while, then writes: meanwhile the indexer may
+    have re-indexed an edited photo, the trash removed one, or a latent arrived. Those photos'
+    links and marks are left out (they are looked at again next time), and a removed photo
+    is no error."""
+    with Store(tmp_path / "db.sqlite3") as store:
+        a, b, c, d, e = _stored_photos(store, 5)
+        as_read = {
+            p[0]: (p[4], p[2], p[3], False)
+            for p in store.duplicate_facts_under("/photos", "m", blobs=False)
+        }
+        with store.transaction() as conn:
+            store.upsert_photo(conn, "/photos/p1.jpg", 5000, 2 * 10**9, b"edited!!")  # b
+            store.put_latent(conn, d, "m", np.ones(4, np.float32))  # d: its latent came
+        store.remove_paths(["/photos/p2.jpg"])  # c: moved to the trash
+        store.put_duplicate_links(
+            "m|1|x|1",
+            "m",
+            [(a, b, 1.1), (a, c, 1.2), (a, d, 1.3), (a, e, 1.4)],
+            [a, b, c, d, e],
+            "/photos",
+            as_read,
+        )
+        assert store.duplicate_links("m|1|x|1") == [(a, e, 1.4)]
+        assert store.duplicate_checked_under("/photos", "m|1|x|1") == {a, e}
+
+
+def test_the_links_read_for_a_folder_are_those_between_its_photos(tmp_path: Path) -> None:
+    """A small subfolder of a large store reads its own photos' links; a large one reads all
+    and keeps its own: the same answer either way."""
+    with Store(tmp_path / "db.sqlite3") as store:
+        ids = _stored_photos(store, 10)
+        pairs = [(ids[0], ids[1], 1.1), (ids[1], ids[2], 3.2), (ids[2], ids[9], 1.5)]
+        store.put_duplicate_links("m|1|x|1", "m", pairs, ids, "/photos")
+        assert sorted(store.duplicate_links("m|1|x|1", among={ids[0], ids[1]})) == [pairs[0]]
+        assert sorted(store.duplicate_links("m|1|x|1", 3.0, among=set(ids[:2]))) == [pairs[0]]
+        assert sorted(store.duplicate_links("m|1|x|1", among=set(ids[:3]))) == pairs[:2]
+        assert sorted(store.duplicate_links("m|1|x|1", 3.0, among=set(ids[:3]))) == pairs[:1]
+        assert sorted(store.duplicate_links("m|1|x|1", among=set(ids))) == pairs
