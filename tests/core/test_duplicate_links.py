@@ -358,3 +358,15 @@ def test_the_links_read_for_a_folder_are_those_between_its_photos(tmp_path: Path
         assert sorted(store.duplicate_links("m|1|x|1", among=set(ids[:3]))) == pairs[:2]
         assert sorted(store.duplicate_links("m|1|x|1", 3.0, among=set(ids[:3]))) == pairs[:1]
         assert sorted(store.duplicate_links("m|1|x|1", among=set(ids))) == pairs
+
+
+def test_details_made_when_asked_for_are_those_kept_for_the_whole_folder() -> None:
+    """A batch's checks make the detail images of the rows they compare; they must be the
+    images that comparing the whole folder keeps for every row."""
+    rng = np.random.default_rng(3)
+    signatures = rng.integers(0, 256, (40, 32, 32)).astype(np.uint8)
+    reps = np.arange(0, 40, 2)
+    pix = dup._Rows(signatures, reps)
+    kept = dup._normalised(dup.sig.details(pix[np.arange(len(reps))])).astype(np.float16)
+    rows = np.array([3, 0, 17, 3])
+    np.testing.assert_array_equal(dup._Details(pix)[rows], kept[rows])
