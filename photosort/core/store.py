@@ -170,15 +170,21 @@ def _recipes_of(model: str) -> str:
 PhotoAsRead = tuple[bytes | None, int, int, bool | None]
 
 
+def _id_parts(ids: Iterable[int], size: int = 500) -> Iterator[tuple[list[int], str]]:
+    """`ids` in parts small enough for one query's parameters (SQLite allows 999 in older
+    builds), each with its "?,?,..." placeholders for an IN (...) clause."""
+    ids = list(ids)
+    for i in range(0, len(ids), size):
+        part = ids[i : i + size]
+        yield part, ",".join("?" * len(part))
+
+
 def _unchanged(
     conn: sqlite3.Connection, model: str, ids: Iterable[int], as_read: Mapping[int, PhotoAsRead]
 ) -> set[int]:
     """Those of `ids` still in the store as they were read (`as_read`)."""
-    ids = list(ids)
     same: set[int] = set()
-    for i in range(0, len(ids), 500):
-        part = ids[i : i + 500]
-        marks = ",".join("?" * len(part))
+    for part, marks in _id_parts(ids):
         for photo_id, digest, size, mtime_ns, has_latent in conn.execute(
             f"""SELECT p.id, p.hash, p.size, p.mtime_ns, EXISTS(
                     SELECT 1 FROM latents l WHERE l.photo_id = p.id AND l.model = ?)
@@ -491,11 +497,8 @@ class Store:
 
     def signatures_of(self, photo_ids: Iterable[int]) -> dict[int, bytes]:
         """The stored signatures of these photos (those that have one)."""
-        ids = list(photo_ids)
         out: dict[int, bytes] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in _id_parts(photo_ids):
             out.update(
                 self._conn.execute(
                     f"SELECT photo_id, data FROM signatures WHERE photo_id IN ({marks})", part
@@ -508,11 +511,8 @@ class Store:
     ) -> dict[int, tuple[float | None, float | None]]:
         """(sharpness, edited) as stored for these photos, NULL where not read yet (see
         duplicates.FileFacts for what the values mean)."""
-        ids = list(photo_ids)
         out: dict[int, tuple[float | None, float | None]] = {}
-        for i in range(0, len(ids), 500):
-            part = ids[i : i + 500]
-            marks = ",".join("?" * len(part))
+        for part, marks in _id_parts(photo_ids):
             for photo_id, sharp, edited in self._conn.execute(
                 f"SELECT photo_id, sharpness, edited FROM keeper_facts WHERE photo_id IN ({marks})",
                 part,
@@ -543,11 +543,8 @@ class Store:
         whole, 22 s joined)."""
         if among is not None and len(among) * 4 < self.count_photos():
             wanted = set(among)
-            ids = list(wanted)
             out: list[tuple[int, int, float]] = []
-            for i in range(0, len(ids), 500):
-                part = ids[i : i + 500]
-                marks = ",".join("?" * len(part))
+            for part, marks in _id_parts(wanted):
                 out.extend(
                     row
                     for row in self._conn.execute(
@@ -573,11 +570,8 @@ class Store:
         self, recipe: str, photo_ids: Iterable[int]
     ) -> list[tuple[int, int, float]]:
         """The stored duplicate links of a finder's recipe that touch these photos."""
-        ids = list(photo_ids)
         out: set[tuple[int, int, float]] = set()
-        for i in range(0, len(ids), 400):
-            part = ids[i : i + 400]
-            marks = ",".join("?" * len(part))
+        for part, marks in _id_parts(photo_ids, 400):  # (each id is asked twice)
             out.update(
                 self._conn.execute(
                     f"""SELECT a, b, rank FROM duplicate_links WHERE model = ?
