@@ -228,11 +228,11 @@ def contained_agreements(
     target = _inner_unit_rows(_framed_details(np.asarray(small, np.float32))[_INNER])
     ratios = np.asarray(aspect_ratio, np.float32)
     rounded = np.round(ratios.astype(np.float64), 2)
-    jobs = [
-        (round(float(ratio), 2), part)
-        for ratio in np.unique(rounded)
-        for part in _chunks_of(np.nonzero(rounded == ratio)[0], _SEARCH_BATCH)
-    ]
+    jobs = []
+    for ratio in np.unique(rounded):
+        rows = np.nonzero(rounded == ratio)[0]  # (never empty: the ratio is one of theirs)
+        parts = np.array_split(rows, -(-len(rows) // _SEARCH_BATCH))
+        jobs += [(round(float(ratio), 2), part) for part in parts]
 
     def search(job: tuple[float, np.ndarray]) -> None:
         ratio, part = job
@@ -283,10 +283,6 @@ def _search_part(
 
 #: The part of a (..., SIDE, SIDE) array the containment comparison looks at.
 _INNER = (Ellipsis, slice(EDGE, SIDE - EDGE), slice(EDGE, SIDE - EDGE))
-
-
-def _chunks_of(rows: np.ndarray, size: int) -> list[np.ndarray]:
-    return [rows[i : i + size] for i in range(0, len(rows), size)]
 
 
 def _inner_unit_rows(x: np.ndarray) -> np.ndarray:
