@@ -20,6 +20,17 @@ from photosort.training.backbones import load_backbone  # noqa: E402
 from photosort.training.features import RegionPooled  # noqa: E402
 from tests.training.conftest import make_folder  # noqa: E402
 
+#: A general VAE small enough to train in seconds (64-px input, 2 epochs).
+TINY_RECIPE = general.GeneralRecipe(
+    input_size=64,
+    feature_dims=12,
+    class_dims=8,
+    epochs=2,
+    batch_size=8,
+    image_size=32,
+    heldout_fraction=0.25,
+)
+
 
 def test_pca_finds_the_main_directions_without_scaling_them() -> None:
     rng = np.random.default_rng(0)
@@ -75,19 +86,10 @@ def trained(tmp_path_factory) -> Path:
     """A tiny general VAE trained and exported end to end (64-px input, 2 epochs)."""
     tmp = tmp_path_factory.mktemp("general")
     photos = make_folder(tmp / "photos", per_class=12, size=(64, 80))
-    recipe = general.GeneralRecipe(
-        input_size=64,
-        feature_dims=12,
-        class_dims=8,
-        epochs=2,
-        batch_size=8,
-        image_size=32,
-        heldout_fraction=0.25,
-    )
     general.train_general_vae(
         [photos],
         tmp / "models" / "tiny-general",
-        recipe,
+        TINY_RECIPE,
         checkpoint_dir=tmp / "ckpt",
         docs_dir=tmp / "docs",
         threads=1,

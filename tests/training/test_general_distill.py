@@ -23,16 +23,9 @@ from photosort.training.features import (  # noqa: E402
     quarter_poolings,
 )
 from tests.training.conftest import make_folder  # noqa: E402
+from tests.training.test_general import TINY_RECIPE  # noqa: E402
 
-RECIPE = general.GeneralRecipe(
-    input_size=64,
-    feature_dims=8,
-    class_dims=8,
-    epochs=1,
-    batch_size=8,
-    image_size=32,
-    heldout_fraction=0.25,
-)
+RECIPE = replace(TINY_RECIPE, feature_dims=8, epochs=1)
 
 
 def test_distillation_loss_counts_the_pooling_its_quarters_and_its_length() -> None:
